@@ -1,0 +1,44 @@
+# `make test` and `make demo` set everything up themselves, from the pinned requirements.
+PYTHON ?= python3
+VENV ?= .venv
+REQUIREMENTS ?= requirements/test.txt
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: test lint pytest demo requirements clean
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+## test: lint, type-check, then the whole test suite with branch coverage of postlogin/
+test: lint pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy postlogin tests
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+## demo: the whole system on embedded defaults (SQLite database, SQLite-backed broker)
+demo: $(STAMP)
+	$(BIN)/python example/run_demo.py
+
+## requirements: re-pin requirements/test.txt from requirements/test.in
+requirements:
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/pip install --quiet -r requirements/test.in
+	(echo "# Pinned by pip freeze from requirements/test.in. Regenerate: make requirements"; \
+	 .venv-pin/bin/pip freeze --exclude-editable) > requirements/test.txt
+	rm -rf .venv-pin
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist *.egg-info

@@ -1,0 +1,29 @@
+"""Plain data that describes a login. Only these values ever leave the login request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderProfile:
+    """What a provider told us about the user, normalised across providers.
+
+    Every field may be missing: a provider that omits a value must never break a login.
+    """
+
+    uid: str | None = None
+    email: str | None = None
+    email_verified: bool = False
+    name: str | None = None
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginEvent:
+    """One completed social login: who, through which provider, and whether it was a signup."""
+
+    user_id: int
+    provider: str
+    is_new: bool
+    profile: ProviderProfile

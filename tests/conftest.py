@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from celery import Celery
+from PIL import Image
+
+from .helpers import SERVICE_URLS, celery_app, require_service
+
+Published = list[tuple[str, tuple[Any, ...]]]
+
+
+def drain(app: Celery) -> Published:
+    """Every message waiting in the default queue, as ``(task name, args)``; removes them."""
+    messages: Published = []
+    with app.connection_for_read() as conn:
+        queue = conn.SimpleQueue(app.conf.task_default_queue)
+        try:
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    break
+                messages.append((message.headers["task"], tuple(message.payload[0])))
+                message.ack()
+        finally:
+            queue.close()
+    return messages
+
+
+@pytest.fixture
+def memory_broker() -> Iterator[Callable[[], Published]]:
+    """A current Celery app on kombu's in-memory broker; call the fixture to read what was sent."""
+    with celery_app("memory://") as app:
+        drain(app)
+        yield lambda: drain(app)
+
+
+@pytest.fixture
+def png_bytes() -> Callable[..., bytes]:
+    def make(size: tuple[int, int] = (64, 48), color: str = "teal", fmt: str = "PNG") -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", size, color).save(out, format=fmt)
+        return out.getvalue()
+
+    return make
+
+
+@pytest.fixture(params=["redis", "amqp"])
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """A real broker (Redis and RabbitMQ), emptied first."""
+    name = request.param
+    url = SERVICE_URLS[name]
+    port = 6379 if name == "redis" else 5672
+    require_service(name, "127.0.0.1", port)
+    with celery_app(url) as app:
+        app.control.purge()
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = SERVICE_URLS["redis"]
+    require_service("redis", "127.0.0.1", 6379)
+    return url

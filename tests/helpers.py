@@ -1,0 +1,209 @@
+"""Real parts for tests: Celery apps per broker, a worker, loopback servers, service checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+
+#: Broker options that bound every publish (see docs: a hung broker must not hang a login).
+BOUNDED_BROKER_OPTIONS: dict[str, Any] = {
+    "broker_connection_timeout": 1,
+    "broker_transport_options": {
+        "socket_connect_timeout": 1,
+        "socket_timeout": 1,
+        "read_timeout": 1,
+        "write_timeout": 1,
+        "max_retries": 1,
+    },
+}
+
+SERVICE_URLS = {
+    "redis": os.environ.get("POSTLOGIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    "amqp": os.environ.get("POSTLOGIN_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+}
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when a service is missing on a laptop; fail under CI, where it must be there."""
+    if port_open(host, port):
+        return
+    message = f"{name} is not answering on {host}:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: services must be running)")
+    pytest.skip(message)
+
+
+def require_postgresql() -> None:
+    """Integration tests share rows between the test and worker threads: SQLite can't."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    message = "integration tests need PostgreSQL: set DATABASE_URL=postgres://..."
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true)")
+    pytest.skip(message)
+
+
+def unused_port() -> int:
+    """A loopback port with nothing listening on it (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def hung_server() -> Iterator[int]:
+    """A loopback socket that accepts connections and never answers; yields its port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.05)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_forever() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(conn)
+
+    thread = threading.Thread(target=accept_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        server.close()
+        for conn in held:
+            conn.close()
+
+
+@contextmanager
+def celery_app(broker_url: str, **conf: Any) -> Iterator[Celery]:
+    """A Celery app on ``broker_url``, made current for the duration (shared tasks bind to it)."""
+    import postlogin.tasks  # noqa: F401  (registers the shared tasks)
+
+    app = Celery("postlogin-tests", set_as_current=False)
+    app.conf.update(
+        broker_url=broker_url,
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=False,
+        broker_heartbeat=0,
+        **BOUNDED_BROKER_OPTIONS,
+    )
+    app.conf.update(conf)
+    from celery import _state
+
+    previous = _state.get_current_app()
+    app.set_current()
+    app.set_default()
+    try:
+        yield app
+    finally:
+        previous.set_current()
+        previous.set_default()
+        app.close()
+
+
+@contextmanager
+def running_worker(app: Celery, *, concurrency: int = 2) -> Iterator[None]:
+    """A real Celery worker consuming from ``app``'s broker in a thread of this process."""
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=concurrency,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ):
+        yield
+
+
+def wait_until(
+    predicate: Callable[[], bool], *, timeout: float = 20, interval: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+
+
+class ScriptedHandler(BaseHTTPRequestHandler):
+    """Answers GETs from ``server.script(path, hit_number) -> (status, headers, body)``."""
+
+    def do_GET(self) -> None:
+        server: ScriptedServer = self.server  # type: ignore[assignment]
+        with server.lock:
+            server.hits.append(self.path)
+            number = len(server.hits)
+        status, headers, body = server.script(self.path, number)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class ScriptedServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, script: Callable[[str, int], tuple[int, dict[str, str], bytes]]) -> None:
+        super().__init__(("127.0.0.1", 0), ScriptedHandler)
+        self.script = script
+        self.hits: list[str] = []
+        self.lock = threading.Lock()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+@contextmanager
+def http_server(
+    script: Callable[[str, int], tuple[int, dict[str, str], bytes]],
+) -> Iterator[ScriptedServer]:
+    """A loopback HTTP server driven by ``script``; stopped when the block ends."""
+    server = ScriptedServer(script)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

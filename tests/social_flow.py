@@ -1,0 +1,37 @@
+"""Drive a social-auth login through the real views, with the provider answered by `responses`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import responses
+from django.test import Client
+
+from .payloads import GITHUB_EMAILS, GITHUB_TOKEN, GITHUB_USER, GOOGLE_TOKEN, GOOGLE_USERINFO
+
+
+def mock_google(rsps: responses.RequestsMock, userinfo: dict[str, Any] | None = None) -> None:
+    rsps.post("https://accounts.google.com/o/oauth2/token", json=GOOGLE_TOKEN)
+    rsps.get("https://www.googleapis.com/oauth2/v3/userinfo", json=userinfo or GOOGLE_USERINFO)
+
+
+def mock_github(rsps: responses.RequestsMock) -> None:
+    rsps.post("https://github.com/login/oauth/access_token", json=GITHUB_TOKEN)
+    rsps.get("https://api.github.com/user", json=GITHUB_USER)
+    rsps.get("https://api.github.com/user/emails", json=GITHUB_EMAILS)
+
+
+def social_login(client: Client, backend: str) -> tuple[Any, float]:
+    """POST begin, then GET complete with the state from the redirect.
+
+    Returns the response of ``/complete/`` and how long that request took, in seconds.
+    """
+    begin = client.post(f"/login/{backend}/")
+    assert begin.status_code == 302, begin
+    query = parse_qs(urlsplit(begin["Location"]).query)
+    state = query["state"][0]
+    started = time.monotonic()
+    complete = client.get(f"/complete/{backend}/", {"code": "authorization-code", "state": state})
+    return complete, time.monotonic() - started
