@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run the whole demo: migrate, then the web app and a Celery worker, until Ctrl-C.
+"""Run the whole demo: migrate, then the web app, a Celery worker and beat, until Ctrl-C.
 
 Every process is a child of this one and is stopped, by its PID, when this one stops.
 Ports and the data folder come from the environment (DEMO_WEB_PORT, DEMO_VAR_DIR).
@@ -22,14 +22,12 @@ PYTHON = sys.executable
 
 def processes(web_port: int) -> dict[str, list[str]]:
     """The demo's processes, by name (the equivalent of a Procfile)."""
+    celery = [PYTHON, "-m", "celery", "-A", "proj"]
     return {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload"],
+        # Threads: the jobs wait on the network, not on the CPU.
         "worker": [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "proj",
+            *celery,
             "worker",
             "--pool",
             "threads",
@@ -41,6 +39,7 @@ def processes(web_port: int) -> dict[str, list[str]]:
             "--without-mingle",
             "--without-heartbeat",
         ],
+        "beat": [*celery, "beat", "--loglevel", "INFO"],
     }
 
 

@@ -2,14 +2,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .models import Profile
+from . import ledger
+from .models import Job, Profile
 
 if TYPE_CHECKING:
     ProfileAdminBase = admin.ModelAdmin[Profile]
+    JobAdminBase = admin.ModelAdmin[Job]
 else:
-    ProfileAdminBase = admin.ModelAdmin
+    ProfileAdminBase = JobAdminBase = admin.ModelAdmin
 
 
 @admin.register(Profile)
@@ -19,3 +25,64 @@ class ProfileAdmin(ProfileAdminBase):
     raw_id_fields = ("user",)
     search_fields = ("user__username", "user__email", "phone")
     readonly_fields = ("avatar_source_url", "welcomed_at", "synced_at")
+
+
+@admin.register(Job)
+class JobAdmin(JobAdminBase):
+    list_display = (
+        "id",
+        "kind",
+        "user",
+        "provider",
+        "state",
+        "attempts",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("state", "kind", "provider")
+    list_select_related = ("user",)
+    search_fields = ("=user__id", "user__username", "user__email", "=key")
+    raw_id_fields = ("user",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    actions = ("replay",)
+    readonly_fields = (
+        "user",
+        "kind",
+        "key",
+        "provider",
+        "payload",
+        "state",
+        "attempts",
+        "last_error",
+        "lease_until",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Jobs come from logins; an operator replays them rather than writing them by hand.
+        return False
+
+    @admin.action(description=_("Replay the selected failed jobs"), permissions=["change"])
+    def replay(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        replayed = ledger.replay(queryset)
+        skipped = queryset.count() - len(replayed)
+        self.message_user(
+            request,
+            ngettext("%d job sent round again.", "%d jobs sent round again.", len(replayed))
+            % len(replayed),
+            messages.SUCCESS,
+        )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%d selected job was not failed and was left alone.",
+                    "%d selected jobs were not failed and were left alone.",
+                    skipped,
+                )
+                % skipped,
+                messages.WARNING,
+            )

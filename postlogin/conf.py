@@ -42,6 +42,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_RETRIES": 5,
     "RETRY_BACKOFF": 2,
     "RETRY_BACKOFF_MAX": 600,
+    # The ledger: how long a claimed job may run before its worker is presumed dead, when the
+    # relay re-publishes pending jobs and unclaimed messages, and how much it takes a run.
+    "JOB_LEASE": 300,
+    "RELAY_PENDING_AFTER": 5,
+    "RELAY_QUEUED_AFTER": 900,
+    "RELAY_BATCH_SIZE": 200,
+    # After a failed publish, logins in that process skip the broker this many seconds.
+    "BROKER_COOLDOWN": 30,
     # Publishing from the login request: kombu retry policy, kept short on purpose.
     "PUBLISH_RETRY_POLICY": {
         "max_retries": 1,
@@ -52,8 +60,16 @@ DEFAULTS: dict[str, Any] = {
 }
 
 #: Settings that must be positive integers.
-_POSITIVE_INTS = ("AVATAR_MAX_BYTES", "AVATAR_MAX_PIXELS", "AVATAR_SIZE", "RETRY_BACKOFF_MAX")
-_NON_NEGATIVE_INTS = ("MAX_RETRIES", "RETRY_BACKOFF")
+_POSITIVE_INTS = (
+    "AVATAR_MAX_BYTES",
+    "AVATAR_MAX_PIXELS",
+    "AVATAR_SIZE",
+    "RETRY_BACKOFF_MAX",
+    "JOB_LEASE",
+    "RELAY_QUEUED_AFTER",
+    "RELAY_BATCH_SIZE",
+)
+_NON_NEGATIVE_INTS = ("MAX_RETRIES", "RETRY_BACKOFF", "RELAY_PENDING_AFTER", "BROKER_COOLDOWN")
 _AVATAR_FORMATS = ("WEBP", "JPEG", "PNG")
 
 

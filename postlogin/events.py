@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +28,5 @@ class LoginEvent:
     provider: str
     is_new: bool
     profile: ProviderProfile
+    #: Unique per login: the idempotency key of work done "once per login".
+    login_id: str = field(default_factory=lambda: uuid.uuid4().hex)

@@ -1,65 +1,170 @@
-"""The built-in post-login work. Each function is safe to run more than once."""
+"""The registry of job kinds, and the built-in ones: ``avatar`` and ``welcome_email``.
+
+A job kind is a handler, ``handler(job) -> None``, plus a planner that decides, for a login
+event, whether the kind applies and under which idempotency key::
+
+    from postlogin.jobs import JobSpec, register
+
+    @register("crm_sync", plan=lambda event: JobSpec(key=event.login_id))
+    def crm_sync(job):
+        ...
+
+A handler raises :class:`PermanentJobError` for failures that retrying cannot fix; any other
+exception is retried with backoff until the retry budget is spent.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .avatars import fetch_avatar_image, store_avatar
 from .conf import postlogin_settings
-from .models import Profile
+from .events import LoginEvent
+from .models import Job, Profile
 
 logger = logging.getLogger(__name__)
 
 
-def fetch_avatar(user_id: Any, avatar_url: str) -> bool:
-    """Download, normalise and store the user's avatar. Returns True if a new one was stored.
-
-    Running it again with the same URL does nothing once the picture is stored.
-    """
-    profile = Profile.for_user_id(user_id)
-    if profile.avatar and profile.avatar_source_url == avatar_url:
-        return False
-    image = fetch_avatar_image(avatar_url)
-    return store_avatar(profile, image, avatar_url)
+class PermanentJobError(Exception):
+    """A failure that retrying cannot fix: the job is recorded ``failed`` at once."""
 
 
-def send_welcome_email(user_id: Any) -> bool:
-    """Send the welcome email once per user. Returns True if this call sent it.
+@dataclass(frozen=True)
+class JobSpec:
+    """What to record for one kind of work: its idempotency key and plain-data payload."""
 
-    The send is claimed with one conditional UPDATE (``welcomed_at`` from NULL to now), so
-    concurrent or repeated deliveries cannot both send. A failed send releases the claim,
-    so a retry can send it.
-    """
-    user = get_user_model()._default_manager.filter(pk=user_id).first()
-    if user is None:
-        logger.warning("postlogin: welcome email skipped, user %s does not exist", user_id)
-        return False
+    key: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[Job], None]
+Planner = Callable[[LoginEvent], JobSpec | None]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    handler: Handler
+    plan: Planner
+
+
+def once(event: LoginEvent) -> JobSpec:
+    """Planner for work done once per user, whatever the number of logins."""
+    return JobSpec(key="once")
+
+
+def every_login(event: LoginEvent) -> JobSpec:
+    """Planner for work done on each login (the default)."""
+    return JobSpec(key=event.login_id)
+
+
+_registry: dict[str, JobKind] = {}
+
+
+def register(name: str, *, plan: Planner = every_login) -> Callable[[Handler], Handler]:
+    """Register ``handler`` as the job kind ``name``; list the name in ``POSTLOGIN`` settings."""
+    if not name or len(name) > 64:
+        raise ValueError(f"a job kind name must be 1 to 64 characters: {name!r}")
+
+    def decorator(handler: Handler) -> Handler:
+        existing = _registry.get(name)
+        if existing is not None and existing.handler is not handler:
+            raise ValueError(f"job kind {name!r} is already registered by {existing.handler!r}")
+        _registry[name] = JobKind(name=name, handler=handler, plan=plan)
+        return handler
+
+    return decorator
+
+
+def get_kind(name: str) -> JobKind | None:
+    return _registry.get(name)
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_registry)
+
+
+def unregister(name: str) -> None:
+    """Remove a kind (for tests)."""
+    _registry.pop(name, None)
+
+
+# --- avatar -----------------------------------------------------------------------------------
+
+
+def plan_avatar(event: LoginEvent) -> JobSpec | None:
+    url = event.profile.avatar_url
+    if not url:
+        return None
+    digest = hashlib.sha256(url.encode()).hexdigest()[:40]
+    return JobSpec(key=f"url:{digest}", payload={"url": url})
+
+
+@register("avatar", plan=plan_avatar)
+def avatar(job: Job) -> None:
+    """Download, normalise and store the picture at ``payload["url"]``."""
+    from .avatars import AvatarRejected, fetch_avatar_image, store_avatar
+
+    url = job.payload.get("url")
+    if not isinstance(url, str) or not url:
+        raise PermanentJobError("the job payload has no picture URL")
+    profile = Profile.for_user_id(job.user_id)
+    if profile.avatar and profile.avatar_source_url == url:
+        return
+    try:
+        image = fetch_avatar_image(url)
+    except AvatarRejected as exc:
+        raise PermanentJobError(str(exc)) from exc
+    store_avatar(profile, image, url)
+
+
+# --- welcome email ----------------------------------------------------------------------------
+
+
+@register("welcome_email", plan=once)
+def welcome_email(job: Job) -> None:
+    """Send the welcome email, and record it in the same transaction that completes the job."""
+    from . import ledger
+
+    profile = Profile.for_user_id(job.user_id)
+    if profile.welcomed_at is not None:
+        return
+    user = get_user_model()._default_manager.get(pk=job.user_id)
     email = getattr(user, user.get_email_field_name(), "")
     if not email:
-        logger.info("postlogin: welcome email skipped, user %s has no email address", user_id)
-        return False
-    Profile.for_user_id(user_id)
-    claimed_at = timezone.now()
-    claimed = Profile.objects.filter(user_id=user_id, welcomed_at__isnull=True).update(
-        welcomed_at=claimed_at
-    )
-    if not claimed:
-        return False
-    try:
-        welcome_message(user, email).send()
-    except BaseException:
-        Profile.objects.filter(user_id=user_id, welcomed_at=claimed_at).update(welcomed_at=None)
-        raise
-    return True
+        logger.info("postlogin: no welcome email for user %s: no email address", job.user_id)
+        return
+    # Sent first, recorded right after, together with the job's completion: a worker killed
+    # in between (a few milliseconds) makes the re-run send again, with the same Message-ID,
+    # which mail providers use to drop the copy.
+    welcome_message(user, email, message_id=stable_message_id("welcome", job)).send()
+    with transaction.atomic():
+        Profile.objects.filter(pk=profile.pk, welcomed_at__isnull=True).update(
+            welcomed_at=timezone.now()
+        )
+        ledger.mark_done(job)
 
 
-def welcome_message(user: Any, email: str) -> EmailMultiAlternatives:
+def stable_message_id(name: str, job: Job) -> str:
+    """A Message-ID that is the same on every attempt of ``job``."""
+    sender = postlogin_settings.WELCOME_EMAIL_FROM or settings.DEFAULT_FROM_EMAIL
+    domain = str(sender).rpartition("@")[2].strip("> ") or "localhost"
+    return f"<postlogin.{name}.{job.pk}.{job.user_id}@{domain}>"
+
+
+def welcome_message(
+    user: Any, email: str, *, message_id: str | None = None
+) -> EmailMultiAlternatives:
     """The welcome email, rendered from ``<WELCOME_EMAIL_TEMPLATE>{_subject.txt,.txt,.html}``."""
     prefix = postlogin_settings.WELCOME_EMAIL_TEMPLATE
     context = {"user": user}
@@ -69,6 +174,7 @@ def welcome_message(user: Any, email: str) -> EmailMultiAlternatives:
         body=render_to_string(f"{prefix}.txt", context),
         from_email=postlogin_settings.WELCOME_EMAIL_FROM,
         to=[email],
+        headers={"Message-ID": message_id} if message_id else None,
     )
     message.attach_alternative(render_to_string(f"{prefix}.html", context), "text/html")
     return message

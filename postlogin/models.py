@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -41,3 +42,56 @@ class Profile(models.Model):
         """The user's profile, created on first use (safe against concurrent creation)."""
         profile, _created = cls.objects.get_or_create(user_id=user_id)
         return profile
+
+
+class Job(models.Model):
+    """One piece of post-login work: the ledger row that exists before any message does.
+
+    ``(user, kind, key)`` is unique, so scheduling the same work twice is a no-op. Every state
+    change is one conditional UPDATE (see :mod:`postlogin.ledger`).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="postlogin_jobs"
+    )
+    kind = models.CharField(_("kind"), max_length=64)
+    key = models.CharField(_("idempotency key"), max_length=128)
+    provider = models.CharField(_("provider"), max_length=64, blank=True)
+    #: Plain data only (never tokens): what the handler needs besides the user.
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=State, default=State.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    #: While queued: when the message should have been claimed by. While running: when the
+    #: claim expires. Past it, the relay publishes the job again.
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("post-login job")
+        verbose_name_plural = _("post-login jobs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "key"], name="postlogin_job_unique_user_kind_key"
+            )
+        ]
+        indexes = [
+            # The relay: pending by age, queued/running by lease.
+            models.Index(fields=["state", "updated_at"], name="postlogin_job_state_updated"),
+            models.Index(fields=["state", "lease_until"], name="postlogin_job_state_lease"),
+            # The admin and the per-user timeline.
+            models.Index(fields=["kind", "state"], name="postlogin_job_kind_state"),
+            models.Index(fields=["user", "-created_at"], name="postlogin_job_user_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} for user {self.user_id} ({self.state})"

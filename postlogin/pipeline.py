@@ -19,7 +19,7 @@ def schedule_post_login_tasks(
     response: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Schedule the post-login jobs for this login; they are published after commit.
+    """Record this login's post-login jobs; their messages go out after the commit.
 
     Place it after ``user_details`` in ``SOCIAL_AUTH_PIPELINE``. It never stops the pipeline.
     """

@@ -31,6 +31,35 @@ def drain(app: Celery) -> Published:
     return messages
 
 
+@pytest.fixture(autouse=True)
+def closed_breaker() -> Iterator[None]:
+    """Each test starts with the publish circuit breaker closed."""
+    from postlogin.breaker import publish_breaker
+
+    publish_breaker.record_success()
+    yield
+    publish_breaker.record_success()
+
+
+@pytest.fixture
+def user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("ada", "ada@example.com", first_name="Ada")
+
+
+@pytest.fixture
+def make_job(user: Any) -> Callable[..., Any]:
+    from postlogin.models import Job
+
+    def make(
+        kind: str = "avatar", key: str = "k", payload: dict[str, Any] | None = None, **fields: Any
+    ) -> Job:
+        return Job.objects.create(
+            user=fields.pop("user", user), kind=kind, key=key, payload=payload or {}, **fields
+        )
+
+    return make
+
+
 @pytest.fixture
 def memory_broker() -> Iterator[Callable[[], Published]]:
     """A current Celery app on kombu's in-memory broker; call the fixture to read what was sent."""

@@ -207,3 +207,63 @@ def http_server(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4) -> Iterator[Any]:
+    """A Celery worker in its own process (so that it can be killed); stopped by its PID."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    root = Path(__file__).resolve().parent.parent
+    database = connection.settings_dict
+    full_env = {
+        **os.environ,
+        **env,
+        "POSTLOGIN_TEST_BROKER_URL": broker_url,
+        "DATABASE_URL": "postgres://{}{}@{}:{}/{}".format(
+            quote(database["USER"]),
+            f":{quote(database['PASSWORD'])}" if database.get("PASSWORD") else "",
+            database["HOST"] or "127.0.0.1",
+            database["PORT"] or 5432,
+            database["NAME"],
+        ),
+        "PYTHONPATH": str(root),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.worker_app",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=root,
+        env=full_env,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

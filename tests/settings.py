@@ -1,5 +1,6 @@
 """Settings for the test suite. ``DATABASE_URL`` picks the database (SQLite by default)."""
 
+import json
 import os
 import tempfile
 
@@ -45,8 +46,15 @@ DATABASES = {
         os.environ.get("DATABASE_URL", "sqlite:///:memory:"), conn_max_age=0
     )
 }
-MEDIA_ROOT = tempfile.mkdtemp(prefix="postlogin-tests-media-")
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Worker subprocesses started by the tests share these with the test process.
+MEDIA_ROOT = os.environ.get("POSTLOGIN_TEST_MEDIA_ROOT") or tempfile.mkdtemp(
+    prefix="postlogin-tests-media-"
+)
+EMAIL_BACKEND = os.environ.get(
+    "POSTLOGIN_TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
+)
+EMAIL_FILE_PATH = os.environ.get("POSTLOGIN_TEST_EMAIL_DIR")
+POSTLOGIN = json.loads(os.environ.get("POSTLOGIN_TEST_SETTINGS", "{}"))
 DEFAULT_FROM_EMAIL = "welcome@example.com"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

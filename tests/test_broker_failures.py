@@ -9,6 +9,9 @@ import responses
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from postlogin.breaker import publish_breaker
+from postlogin.models import Job
+
 from .helpers import celery_app, hung_server, unused_port
 from .social_flow import mock_google, social_login
 
@@ -29,18 +32,20 @@ def test_login_succeeds_when_broker_refuses_connections(
     mock_google(responses.mock)
     with (
         celery_app(BROKERS[scheme].format(port=unused_port())),
-        caplog.at_level(logging.ERROR, logger="postlogin"),
+        caplog.at_level(logging.WARNING, logger="postlogin"),
     ):
         response, elapsed = social_login(client, "google-oauth2")
     assert response.status_code == 302
     assert response["Location"] == "/done/"
     user = get_user_model().objects.get(email="ada@example.com")
-    failures = [r.getMessage() for r in caplog.records if "could not publish" in r.getMessage()]
-    assert sorted(failures) == [
-        f"postlogin: could not publish avatar job for user {user.pk}; the work was not scheduled",
-        f"postlogin: could not publish welcome_email job for user {user.pk}; "
-        "the work was not scheduled",
-    ]
+    jobs = Job.objects.filter(user=user)
+    assert sorted(job.kind for job in jobs) == ["avatar", "welcome_email"]
+    assert {job.state for job in jobs} == {"pending"}, "left for the relay"
+    first = jobs.order_by("pk").first()
+    assert first is not None
+    assert f"could not publish job {first.pk}; the relay will" in caplog.text
+    assert "2 job(s) left pending for the relay: broker unavailable" in caplog.text
+    assert publish_breaker.is_open
     assert elapsed < 3
 
 
@@ -52,5 +57,7 @@ def test_login_stays_bounded_when_broker_hangs(client: Client, scheme: str) -> N
         response, elapsed = social_login(client, "google-oauth2")
     assert response.status_code == 302
     assert get_user_model().objects.filter(email="ada@example.com").exists()
-    # Two publishes, each bounded by the 1 s socket timeouts of BOUNDED_BROKER_OPTIONS.
+    # One publish bounded by the 1 s socket timeouts of BOUNDED_BROKER_OPTIONS; then the
+    # circuit breaker is open and the second job is left pending without trying.
     assert elapsed < 3
+    assert Job.objects.filter(state="pending").count() == 2

@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from PIL import Image
 
-from postlogin import jobs
+from postlogin import runner
 from postlogin.avatars import AvatarRejected, normalise_image
-from postlogin.models import Profile
+from postlogin.models import Job, Profile
 from postlogin.net import FetchError, TransientFetchError, fetch_bytes
 
 from .helpers import http_server
@@ -24,9 +23,14 @@ from .helpers import http_server
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def user() -> Any:
-    return get_user_model().objects.create_user("ada", "ada@example.com", first_name="Ada")
+def run_avatar(user: Any, url: str) -> Job:
+    """Record an avatar job for ``url`` and run it the way the worker does."""
+    job, _ = Job.objects.get_or_create(
+        user=user, kind="avatar", key=url, defaults={"payload": {"url": url}}
+    )
+    runner.run(job.pk)
+    job.refresh_from_db()
+    return job
 
 
 def serve(body: bytes, status: int = 200, content_type: str = "image/png") -> Any:
@@ -35,7 +39,7 @@ def serve(body: bytes, status: int = 200, content_type: str = "image/png") -> An
 
 def test_avatar_is_normalised_and_stored(user: Any, png_bytes: Callable[..., bytes]) -> None:
     with serve(png_bytes((300, 200))) as server:
-        assert jobs.fetch_avatar(user.pk, server.url("/a.png")) is True
+        assert run_avatar(user, server.url("/a.png")).state == "done"
     profile = Profile.objects.get(user=user)
     assert profile.avatar_source_url == server.url("/a.png")
     with Image.open(profile.avatar.path) as stored:
@@ -44,8 +48,9 @@ def test_avatar_is_normalised_and_stored(user: Any, png_bytes: Callable[..., byt
 
 def test_same_url_is_not_fetched_twice(user: Any, png_bytes: Callable[..., bytes]) -> None:
     with serve(png_bytes()) as server:
-        jobs.fetch_avatar(user.pk, server.url("/a.png"))
-        assert jobs.fetch_avatar(user.pk, server.url("/a.png")) is False
+        run_avatar(user, server.url("/a.png"))
+        Job.objects.update(state="pending")  # the same work, delivered again
+        assert run_avatar(user, server.url("/a.png")).state == "done"
     assert len(server.hits) == 1
 
 
@@ -53,9 +58,9 @@ def test_same_picture_at_a_new_url_is_not_stored_twice(
     user: Any, png_bytes: Callable[..., bytes]
 ) -> None:
     with serve(png_bytes()) as server:
-        jobs.fetch_avatar(user.pk, server.url("/a.png"))
+        run_avatar(user, server.url("/a.png"))
         first = Profile.objects.get(user=user).avatar.name
-        assert jobs.fetch_avatar(user.pk, server.url("/a.png?v=2")) is False
+        assert run_avatar(user, server.url("/a.png?v=2")).state == "done"
     profile = Profile.objects.get(user=user)
     assert profile.avatar.name == first
     assert profile.avatar_source_url.endswith("?v=2")
@@ -63,10 +68,10 @@ def test_same_picture_at_a_new_url_is_not_stored_twice(
 
 def test_changed_picture_replaces_the_old_file(user: Any, png_bytes: Callable[..., bytes]) -> None:
     with serve(png_bytes(color="red")) as server:
-        jobs.fetch_avatar(user.pk, server.url("/red.png"))
+        run_avatar(user, server.url("/red.png"))
     old_path = Path(Profile.objects.get(user=user).avatar.path)
     with serve(png_bytes(color="blue")) as server:
-        assert jobs.fetch_avatar(user.pk, server.url("/blue.png")) is True
+        assert run_avatar(user, server.url("/blue.png")).state == "done"
     new_path = Path(Profile.objects.get(user=user).avatar.path)
     assert new_path != old_path
     assert new_path.exists()
@@ -114,11 +119,24 @@ def test_too_many_pixels_is_rejected(settings: Any, png_bytes: Callable[..., byt
 
 
 def test_http_errors_are_permanent_or_transient(user: Any) -> None:
-    with serve(b"missing", status=404) as server, pytest.raises(AvatarRejected) as info:
-        jobs.fetch_avatar(user.pk, server.url("/a.png"))
-    assert info.value.reason == "fetch_refused"
-    with serve(b"busy", status=503) as server, pytest.raises(TransientFetchError):
-        jobs.fetch_avatar(user.pk, server.url("/a.png"))
+    with serve(b"missing", status=404) as server:
+        job = run_avatar(user, server.url("/a.png"))
+    assert (job.state, job.attempts) == ("failed", 1)
+    assert "fetch_refused" in job.last_error
+    with serve(b"busy", status=503) as server:
+        job = run_avatar(user, server.url("/b.png"))
+    assert job.state == "queued"
+    assert job.last_error == "TransientFetchError: HTTP 503 from 127.0.0.1"
+
+
+def test_avatar_job_without_url_fails_permanently(user: Any) -> None:
+    job = Job.objects.create(user=user, kind="avatar", key="x", payload={})
+    runner.run(job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.last_error) == (
+        "failed",
+        "PermanentJobError: the job payload has no picture URL",
+    )
 
 
 def test_body_over_the_cap_is_refused() -> None:
@@ -141,33 +159,44 @@ def test_connection_refused_is_transient() -> None:
         fetch_bytes(f"http://127.0.0.1:{unused_port()}/a.png", max_bytes=1024)
 
 
+def run_welcome(user: Any) -> Job:
+    job, _ = Job.objects.get_or_create(user=user, kind="welcome_email", key="once")
+    runner.run(job.pk)
+    job.refresh_from_db()
+    return job
+
+
 def test_welcome_email_is_sent_once(user: Any) -> None:
-    assert jobs.send_welcome_email(user.pk) is True
-    assert jobs.send_welcome_email(user.pk) is False
+    assert run_welcome(user).state == "done"
+    Job.objects.update(state="pending")  # delivered again
+    assert run_welcome(user).state == "done"
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["ada@example.com"]
     assert message.subject == "Welcome, Ada!"
+    job = Job.objects.get(kind="welcome_email")
+    assert (
+        message.extra_headers["Message-ID"] == f"<postlogin.welcome.{job.pk}.{user.pk}@example.com>"
+    )
     assert isinstance(message, EmailMultiAlternatives)
     assert message.alternatives[0][1] == "text/html"
     assert Profile.objects.get(user=user).welcomed_at is not None
 
 
-def test_failed_send_releases_the_claim(user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_send_is_retried_and_then_sent(user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> int:
         raise smtplib.SMTPServerDisconnected("gone")
 
     monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", refuse)
-    with pytest.raises(smtplib.SMTPServerDisconnected):
-        jobs.send_welcome_email(user.pk)
+    job = run_welcome(user)
+    assert (job.state, job.last_error) == ("queued", "SMTPServerDisconnected: gone")
     assert Profile.objects.get(user=user).welcomed_at is None
     monkeypatch.undo()
-    assert jobs.send_welcome_email(user.pk) is True
+    assert run_welcome(user).state == "done"
     assert len(mail.outbox) == 1
 
 
-def test_welcome_email_skips_users_without_address_or_row() -> None:
-    no_email = get_user_model().objects.create_user("nomail")
-    assert jobs.send_welcome_email(no_email.pk) is False
-    assert jobs.send_welcome_email(987654) is False
+def test_welcome_email_skips_users_without_address(django_user_model: Any) -> None:
+    no_email = django_user_model.objects.create_user("nomail")
+    assert run_welcome(no_email).state == "done"
     assert mail.outbox == []

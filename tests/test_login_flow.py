@@ -9,6 +9,8 @@ import responses
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from postlogin.models import Job
+
 from .payloads import GITHUB_USER, GOOGLE_USERINFO
 from .social_flow import mock_github, mock_google, social_login
 
@@ -29,19 +31,20 @@ def test_google_signup_then_returning_login(
     assert response["Location"] == "/done/"
     user = get_user_model().objects.get(email="ada@example.com")
     assert client.get("/done/").content == f"logged in as {user.username}".encode()
-    assert sorted(memory_broker()) == [
-        ("postlogin.fetch_avatar", (user.pk, GOOGLE_USERINFO["picture"])),
-        ("postlogin.send_welcome_email", (user.pk,)),
+    jobs = Job.objects.filter(user=user).order_by("kind")
+    assert [(job.kind, job.payload) for job in jobs] == [
+        ("avatar", {"url": GOOGLE_USERINFO["picture"]}),
+        ("welcome_email", {}),
     ]
+    assert sorted(memory_broker()) == sorted(("postlogin.run_job", (job.pk,)) for job in jobs)
 
     client.logout()
     with django_capture_on_commit_callbacks(execute=True):
         response, _ = social_login(client, "google-oauth2")
     assert response.status_code == 302
     assert get_user_model().objects.count() == 1
-    assert memory_broker() == [
-        ("postlogin.fetch_avatar", (user.pk, GOOGLE_USERINFO["picture"])),
-    ]
+    assert Job.objects.filter(user=user).count() == 2, "the same picture is the same job"
+    assert memory_broker() == []
 
 
 @responses.activate
@@ -54,7 +57,10 @@ def test_github_signup(
     assert response.status_code == 302
     user = get_user_model().objects.get(username="octocat")
     assert user.email == "octocat@github.com"
-    assert sorted(memory_broker()) == [
-        ("postlogin.fetch_avatar", (user.pk, GITHUB_USER["avatar_url"])),
-        ("postlogin.send_welcome_email", (user.pk,)),
+    jobs = Job.objects.filter(user=user).order_by("kind")
+    assert [(job.kind, job.provider) for job in jobs] == [
+        ("avatar", "github"),
+        ("welcome_email", "github"),
     ]
+    assert jobs[0].payload == {"url": GITHUB_USER["avatar_url"]}
+    assert sorted(memory_broker()) == sorted(("postlogin.run_job", (job.pk,)) for job in jobs)

@@ -1,4 +1,4 @@
-"""The social-auth pipeline step, in isolation."""
+"""The social-auth pipeline step, in isolation: Job rows now, messages after commit."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
+from postlogin.models import Job
 from postlogin.pipeline import schedule_post_login_tasks
 
 from .payloads import GITHUB_EMAILS, GITHUB_TOKEN, GITHUB_USER, GOOGLE_TOKEN, GOOGLE_USERINFO
@@ -28,9 +28,8 @@ def run_step(user: Any, backend: str, response: dict[str, Any], is_new: bool) ->
     )
 
 
-@pytest.fixture
-def user() -> Any:
-    return get_user_model().objects.create_user("ada", "ada@example.com")
+def jobs_of(user: Any) -> dict[str, Job]:
+    return {job.kind: job for job in Job.objects.filter(user=user)}
 
 
 def test_new_user_gets_avatar_and_welcome_email_after_commit(
@@ -39,11 +38,17 @@ def test_new_user_gets_avatar_and_welcome_email_after_commit(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         run_step(user, "google-oauth2", {**GOOGLE_TOKEN, **GOOGLE_USERINFO}, is_new=True)
         assert memory_broker() == [], "nothing may be published before the commit"
-    assert len(callbacks) == 2
-    assert sorted(memory_broker()) == [
-        ("postlogin.fetch_avatar", (user.pk, GOOGLE_USERINFO["picture"])),
-        ("postlogin.send_welcome_email", (user.pk,)),
-    ]
+        assert {job.state for job in jobs_of(user).values()} == {"pending"}
+    assert len(callbacks) == 1
+    jobs = jobs_of(user)
+    assert sorted(jobs) == ["avatar", "welcome_email"]
+    assert jobs["avatar"].payload == {"url": GOOGLE_USERINFO["picture"]}
+    assert jobs["avatar"].provider == "google"
+    assert jobs["welcome_email"].key == "once"
+    assert sorted(memory_broker()) == sorted(
+        ("postlogin.run_job", (job.pk,)) for job in jobs.values()
+    )
+    assert {job.state for job in Job.objects.filter(user=user)} == {"queued"}
 
 
 def test_returning_user_gets_avatar_only(
@@ -51,20 +56,39 @@ def test_returning_user_gets_avatar_only(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         run_step(user, "github", {**GITHUB_TOKEN, **GITHUB_USER, "emails": GITHUB_EMAILS}, False)
-    assert memory_broker() == [
-        ("postlogin.fetch_avatar", (user.pk, GITHUB_USER["avatar_url"])),
-    ]
+    jobs = jobs_of(user)
+    assert list(jobs) == ["avatar"]
+    assert jobs["avatar"].payload == {"url": GITHUB_USER["avatar_url"]}
+    assert memory_broker() == [("postlogin.run_job", (jobs["avatar"].pk,))]
 
 
-def test_only_ids_and_strings_cross_the_broker(
+def test_repeat_logins_do_not_duplicate_jobs_and_a_new_picture_does(
+    user: Any, memory_broker: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            run_step(user, "google-oauth2", GOOGLE_USERINFO, is_new=True)
+    assert Job.objects.filter(user=user).count() == 2
+    assert len(memory_broker()) == 2, "queued jobs are not published again"
+    new_picture = {**GOOGLE_USERINFO, "picture": "https://lh3.googleusercontent.com/a/new"}
+    with django_capture_on_commit_callbacks(execute=True):
+        run_step(user, "google-oauth2", new_picture, is_new=False)
+    avatars = Job.objects.filter(user=user, kind="avatar")
+    assert sorted(job.payload["url"] for job in avatars) == sorted(
+        [str(GOOGLE_USERINFO["picture"]), str(new_picture["picture"])]
+    )
+
+
+def test_only_job_ids_cross_the_broker(
     user: Any, memory_broker: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         run_step(user, "google-oauth2", {**GOOGLE_TOKEN, **GOOGLE_USERINFO}, is_new=True)
     sent = memory_broker()
-    flat: list[Any] = [value for _name, args in sent for value in args]
-    assert all(isinstance(value, int | str) for value in flat)
-    assert not any(str(GOOGLE_TOKEN["access_token"]) in str(value) for value in flat)
+    assert sent
+    assert all(len(args) == 1 and isinstance(args[0], int) for _name, args in sent)
+    for job in Job.objects.all():
+        assert "token" not in str(job.payload).lower()
 
 
 def test_no_picture_means_no_avatar_job(
@@ -74,6 +98,7 @@ def test_no_picture_means_no_avatar_job(
     with django_capture_on_commit_callbacks(execute=True):
         run_step(user, "google-oauth2", response, is_new=False)
     assert memory_broker() == []
+    assert not Job.objects.exists()
 
 
 def test_step_continues_the_pipeline_and_ignores_missing_user(memory_broker: Any) -> None:
@@ -93,7 +118,18 @@ def test_job_lists_come_from_settings(
     assert memory_broker() == []
     with django_capture_on_commit_callbacks(execute=True):
         run_step(user, "google-oauth2", GOOGLE_USERINFO, is_new=True)
-    assert sorted(name for name, _ in memory_broker()) == [
-        "postlogin.fetch_avatar",
-        "postlogin.send_welcome_email",
-    ]
+    assert sorted(jobs_of(user)) == ["avatar", "welcome_email"]
+
+
+def test_unknown_kind_in_settings_is_logged_not_raised(
+    user: Any,
+    memory_broker: Any,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.POSTLOGIN = {"LOGIN_JOBS": ["no_such_kind", "avatar"]}
+    with django_capture_on_commit_callbacks(execute=True):
+        run_step(user, "google-oauth2", GOOGLE_USERINFO, is_new=False)
+    assert list(jobs_of(user)) == ["avatar"]
+    assert "no job kind 'no_such_kind' is registered" in caplog.text

@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
@@ -9,4 +10,5 @@ def done(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("", include("social_django.urls", namespace="social")),
     path("done/", done),
+    path("admin/", admin.site.urls),
 ]

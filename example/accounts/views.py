@@ -2,7 +2,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from postlogin.models import Profile
+from postlogin.models import Job, Profile
+
+from .models import LoginRecord
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -14,4 +16,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     postlogin_profile = Profile.for_user_id(request.user.pk)
-    return render(request, "accounts/profile.html", {"profile": postlogin_profile})
+    context = {
+        "profile": postlogin_profile,
+        "jobs": Job.objects.filter(user=request.user).order_by("-created_at")[:20],
+        "logins": LoginRecord.objects.filter(user=request.user)[:5],
+    }
+    return render(request, "accounts/profile.html", context)

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from postlogin.schedules import beat_schedule
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DEMO_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -123,7 +125,8 @@ SOCIAL_AUTH_PIPELINE = (
 # --- django-postlogin ------------------------------------------------------------------------
 POSTLOGIN = {
     "SIGNUP_JOBS": ["welcome_email"],
-    "LOGIN_JOBS": ["avatar"],
+    # "login_history" is the example's own job kind (accounts/jobs.py).
+    "LOGIN_JOBS": ["avatar", "login_history"],
 }
 
 # --- Celery ----------------------------------------------------------------------------------
@@ -149,6 +152,11 @@ if _broker_scheme in ("redis", "rediss"):
     }
 elif _broker_scheme in ("amqp", "amqps", "pyamqp"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"read_timeout": 2, "write_timeout": 2, "max_retries": 1}
+
+# Beat: the relay publishes jobs left pending by a broker outage, lost messages and jobs whose
+# worker died. No django-celery-beat needed.
+CELERY_BEAT_SCHEDULE = {**beat_schedule(relay_every=5.0)}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

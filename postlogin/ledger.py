@@ -1,0 +1,150 @@
+"""State changes of :class:`~postlogin.models.Job` rows.
+
+Every change is one UPDATE with a WHERE on the state it expects, so two workers (or a worker and
+the relay) can never both act on the same job: whoever's UPDATE matched a row owns the change.
+A claim increments ``attempts``, which then fences the claim: a worker whose lease expired and
+whose job was claimed again can no longer record anything for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from .conf import postlogin_settings
+from .models import Job
+
+logger = logging.getLogger(__name__)
+State = Job.State
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+def claim(job_id: int) -> Job | None:
+    """Take the job for running, or None if it is not claimable (done, failed, or running)."""
+    now = timezone.now()
+    claimable = Q(state__in=[State.PENDING, State.QUEUED]) | Q(
+        state=State.RUNNING, lease_until__lt=now
+    )
+    claimed = (
+        Job.objects.filter(claimable, pk=job_id).update(
+            state=State.RUNNING,
+            attempts=F("attempts") + 1,
+            lease_until=now + _seconds(postlogin_settings.JOB_LEASE),
+            updated_at=now,
+        )
+        == 1
+    )
+    if not claimed:
+        return None
+    job = Job.objects.get(pk=job_id)
+    log_transition(job, "claimed")
+    return job
+
+
+def _fenced(job: Job) -> QuerySet[Job]:
+    """The job's row, only while this claim still owns it."""
+    return Job.objects.filter(pk=job.pk, state=State.RUNNING, attempts=job.attempts)
+
+
+def mark_done(job: Job) -> bool:
+    """Record success. Returns False if the claim was lost (or the job was already done)."""
+    now = timezone.now()
+    if not _fenced(job).update(
+        state=State.DONE, lease_until=None, finished_at=now, updated_at=now, last_error=""
+    ):
+        return False
+    job.state, job.finished_at, job.last_error = State.DONE, now, ""
+    return True
+
+
+def mark_failed(job: Job, error: str) -> bool:
+    now = timezone.now()
+    if not _fenced(job).update(
+        state=State.FAILED, lease_until=None, finished_at=now, updated_at=now, last_error=error
+    ):
+        return False
+    job.state, job.finished_at, job.last_error = State.FAILED, now, error
+    return True
+
+
+def mark_retry(job: Job, error: str, countdown: float) -> bool:
+    """Back to ``queued``; the relay re-publishes it if no message claims it in time."""
+    now = timezone.now()
+    due = now + _seconds(countdown + postlogin_settings.RELAY_QUEUED_AFTER)
+    if not _fenced(job).update(
+        state=State.QUEUED, lease_until=due, updated_at=now, last_error=error
+    ):
+        return False
+    job.state, job.lease_until, job.last_error = State.QUEUED, due, error
+    return True
+
+
+def mark_queued(job_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """After publishing: pending (or relayed) jobs now wait for their message to be claimed."""
+    now = now or timezone.now()
+    return Job.objects.filter(
+        Q(state=State.PENDING) | due_for_relay(now), pk__in=list(job_ids)
+    ).update(
+        state=State.QUEUED,
+        lease_until=now + _seconds(postlogin_settings.RELAY_QUEUED_AFTER),
+        updated_at=now,
+    )
+
+
+def due_for_relay(now: datetime) -> Q:
+    """Jobs whose message never went out, was lost, or whose worker died."""
+    stale_pending = Q(
+        state=State.PENDING,
+        updated_at__lt=now - _seconds(postlogin_settings.RELAY_PENDING_AFTER),
+    )
+    expired = Q(state__in=[State.QUEUED, State.RUNNING], lease_until__lt=now)
+    return stale_pending | expired
+
+
+def replay(jobs: QuerySet[Job]) -> list[int]:
+    """Send failed jobs round again with a fresh retry budget; publishes them after commit."""
+    from .dispatch import publish_after_commit
+
+    with transaction.atomic():
+        ids = list(jobs.filter(state=State.FAILED).values_list("pk", flat=True))
+        Job.objects.filter(pk__in=ids, state=State.FAILED).update(
+            state=State.PENDING,
+            attempts=0,
+            last_error="",
+            lease_until=None,
+            finished_at=None,
+            updated_at=timezone.now(),
+        )
+        publish_after_commit(ids)
+    return ids
+
+
+def log_transition(job: Job, event: str, *, duration: float | None = None) -> None:
+    """One structured line per transition, for any log stack (fields in ``extra``)."""
+    fields = {
+        "job_id": job.pk,
+        "user_id": job.user_id,
+        "kind": job.kind,
+        "state": job.state,
+        "attempt": job.attempts,
+        "duration_ms": None if duration is None else round(duration * 1000, 1),
+    }
+    logger.info(
+        "postlogin job %s %s: kind=%s user=%s state=%s attempt=%s%s",
+        job.pk,
+        event,
+        job.kind,
+        job.user_id,
+        job.state,
+        job.attempts,
+        "" if duration is None else f" duration_ms={fields['duration_ms']}",
+        extra={"postlogin": fields},
+    )

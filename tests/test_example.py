@@ -1,0 +1,50 @@
+"""The example project is checked the way a user would run it: through manage.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "example"
+
+
+def manage(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")
+    }
+    env["DEMO_VAR_DIR"] = str(tmp_path)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("check", "--fail-level", "WARNING"), ("makemigrations", "--check", "--dry-run")],
+)
+def test_example_project_is_consistent(args: tuple[str, ...], tmp_path: Path) -> None:
+    result = manage(*args, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_example_registers_its_own_job_kind(tmp_path: Path) -> None:
+    result = manage(
+        "shell",
+        "-c",
+        "from postlogin import jobs; print(jobs.registered_kinds())",
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "['avatar', 'login_history', 'welcome_email']"
