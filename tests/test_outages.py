@@ -165,7 +165,9 @@ def test_hung_broker_costs_one_timeout_then_the_breaker_keeps_logins_fast(
 def test_worker_killed_mid_job_then_every_job_completes_once(
     broker_url: str, logins: Any, tmp_path: Path, settings: Any
 ) -> None:
-    settings.POSTLOGIN = {**FAST_LEDGER, "JOB_LEASE": 3}
+    # Short lease and queue deadline: jobs the killed worker held (running, or prefetched and
+    # never acknowledged) are relayed within seconds instead of minutes.
+    settings.POSTLOGIN = {**FAST_LEDGER, "JOB_LEASE": 3, "RELAY_QUEUED_AFTER": 3}
     settings.MEDIA_ROOT = str(tmp_path / "media")
     emails = tmp_path / "emails"
     env = {
@@ -299,3 +301,40 @@ def test_two_simultaneous_completions_of_one_first_login(broker_url: str) -> Non
         ("avatar", social.user_id),
         ("welcome_email", social.user_id),
     ]
+
+
+def test_two_relays_at_once_publish_each_job_once(
+    make_job: Any, memory_broker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    old = timezone.now() - timedelta(minutes=1)
+    for n in range(40):
+        make_job(key=f"k{n}", updated_at=old)
+    real_send = dispatch.send_run_job
+
+    def slow_send(job_id: int) -> None:
+        time.sleep(0.01)  # keep both relays inside their transactions at the same time
+        real_send(job_id)
+
+    monkeypatch.setattr(dispatch, "send_run_job", slow_send)
+    sent: list[list[int]] = []
+
+    def relay() -> None:
+        try:
+            sent.append(dispatch.relay(batch_size=25))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=relay) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    published = [args[0] for _name, args in memory_broker()]
+    assert sorted(published) == sorted(set(published)), "a job was published twice"
+    assert sorted(len(batch) for batch in sent) == [15, 25]
+    assert Job.objects.filter(state="queued").count() == 40
