@@ -1,8 +1,11 @@
 #!/usr/bin/env python
-"""Run the whole demo: migrate, then the web app, a Celery worker and beat, until Ctrl-C.
+"""Run the whole demo until Ctrl-C: the local identity provider, the web app, a Celery worker
+and beat, on embedded defaults (SQLite database, SQLite-backed broker, local media folder).
 
 Every process is a child of this one and is stopped, by its PID, when this one stops.
-Ports and the data folder come from the environment (DEMO_WEB_PORT, DEMO_VAR_DIR).
+Environment: DEMO_WEB_PORT (8000), DEMO_IDP_PORT (8001), DEMO_VAR_DIR (example/var), and
+everything example/proj/settings.py reads (DATABASE_URL, CELERY_BROKER_URL or REDIS_URL,
+OIDC_ENDPOINT/OIDC_CLIENT_ID/OIDC_CLIENT_SECRET for another provider...).
 """
 
 from __future__ import annotations
@@ -18,29 +21,70 @@ from types import FrameType
 
 EXAMPLE_DIR = Path(__file__).resolve().parent
 PYTHON = sys.executable
+DEMO_USERS = "ada, alan or grace"
 
 
-def processes(web_port: int) -> dict[str, list[str]]:
-    """The demo's processes, by name (the equivalent of a Procfile)."""
+def demo_environment() -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("DEMO_WEB_PORT", "8000")
+    env.setdefault("DEMO_IDP_PORT", "8001")
+    env.setdefault("DEMO_VAR_DIR", str(EXAMPLE_DIR / "var"))
+    # Unless another provider is configured, sign in through the local one.
+    if "OIDC_ENDPOINT" not in env:
+        env["OIDC_ENDPOINT"] = f"http://127.0.0.1:{env['DEMO_IDP_PORT']}/o"
+        env.setdefault("OIDC_CLIENT_ID", "postlogin-demo")
+        env.setdefault("OIDC_CLIENT_SECRET", "postlogin-demo-secret")
+        env["DEMO_LOCAL_IDP"] = "1"
+    return env
+
+
+def processes(env: dict[str, str]) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The demo's processes, by name, with their environment (the equivalent of a Procfile)."""
+    app = {**env, "DJANGO_SETTINGS_MODULE": "proj.settings"}
+    idp = {**env, "DJANGO_SETTINGS_MODULE": "devidp.settings"}
     celery = [PYTHON, "-m", "celery", "-A", "proj"]
-    return {
-        "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload"],
+    web_address = f"127.0.0.1:{env['DEMO_WEB_PORT']}"
+    idp_address = f"127.0.0.1:{env['DEMO_IDP_PORT']}"
+    table = {
+        "idp": ([PYTHON, "manage.py", "runserver", idp_address, "--noreload"], idp),
+        "web": ([PYTHON, "manage.py", "runserver", web_address, "--noreload"], app),
         # Threads: the jobs wait on the network, not on the CPU.
-        "worker": [
-            *celery,
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "8",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        "beat": [*celery, "beat", "--loglevel", "INFO"],
+        "worker": (
+            [
+                *celery,
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "8",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            app,
+        ),
+        "beat": ([*celery, "beat", "--loglevel", "INFO"], app),
     }
+    if "DEMO_LOCAL_IDP" not in env:
+        del table["idp"]
+    return table
+
+
+def set_up(env: dict[str, str]) -> None:
+    def manage(settings_module: str, *args: str) -> None:
+        subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=EXAMPLE_DIR,
+            env={**env, "DJANGO_SETTINGS_MODULE": settings_module},
+            check=True,
+        )
+
+    manage("proj.settings", "migrate", "--noinput", "-v", "0")
+    if "DEMO_LOCAL_IDP" in env:
+        manage("devidp.settings", "migrate", "--noinput", "-v", "0")
+        manage("devidp.settings", "devidp_setup")
 
 
 def pipe_output(name: str, process: subprocess.Popen[str]) -> None:
@@ -50,21 +94,10 @@ def pipe_output(name: str, process: subprocess.Popen[str]) -> None:
         sys.stdout.flush()
 
 
-def run_setup(env: dict[str, str]) -> None:
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=EXAMPLE_DIR,
-        env=env,
-        check=True,
-    )
-
-
 def main() -> int:
-    web_port = int(os.environ.get("DEMO_WEB_PORT", "8000"))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "proj.settings"}
-    run_setup(env)
+    env = demo_environment()
+    set_up(env)
 
-    children: dict[str, subprocess.Popen[str]] = {}
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -72,11 +105,12 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    for name, command in processes(web_port).items():
+    children: dict[str, subprocess.Popen[str]] = {}
+    for name, (command, child_env) in processes(env).items():
         child = subprocess.Popen(
             command,
             cwd=EXAMPLE_DIR,
-            env=env,
+            env=child_env,
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -85,8 +119,12 @@ def main() -> int:
         children[name] = child
         threading.Thread(target=pipe_output, args=(name, child), daemon=True).start()
 
+    login_hint = (
+        f"  Sign in as {DEMO_USERS}, password demo-password.\n" if "DEMO_LOCAL_IDP" in env else ""
+    )
     print(
-        f"\n  django-postlogin demo is running: open http://127.0.0.1:{web_port}/\n"
+        f"\n  django-postlogin demo is running: open http://127.0.0.1:{env['DEMO_WEB_PORT']}/\n"
+        f"{login_hint}"
         "  Press Ctrl-C to stop every process.\n",
         flush=True,
     )

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("social_django.urls", namespace="social")),
     path("done/", done),
     path("admin/", admin.site.urls),
+    path("postlogin/", include("postlogin.urls")),
 ]

@@ -20,5 +20,6 @@ def profile(request: HttpRequest) -> HttpResponse:
         "profile": postlogin_profile,
         "jobs": Job.objects.filter(user=request.user).order_by("-created_at")[:20],
         "logins": LoginRecord.objects.filter(user=request.user)[:5],
+        "login_ms": request.session.get("login_ms"),
     }
     return render(request, "accounts/profile.html", context)

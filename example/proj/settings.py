@@ -1,6 +1,7 @@
 """Settings for the example project. Every value that differs between machines comes from the
 environment; the defaults run everything embedded (SQLite database, SQLite-backed broker)."""
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.LoginTimingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -127,6 +129,8 @@ POSTLOGIN = {
     "SIGNUP_JOBS": ["welcome_email"],
     # "login_history" is the example's own job kind (accounts/jobs.py).
     "LOGIN_JOBS": ["avatar", "login_history"],
+    # Any other key, from the environment as JSON: POSTLOGIN_JSON='{"MAX_RETRIES": 1}'.
+    **json.loads(os.environ.get("POSTLOGIN_JSON", "{}")),
 }
 
 # --- Celery ----------------------------------------------------------------------------------

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import Client
+
+from postlogin.models import Job, Profile
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_users_get_401(client: Client) -> None:
+    response = client.get("/postlogin/jobs/")
+    assert response.status_code == 401
+    assert response.json() == {"error": "authentication required"}
+
+
+def test_a_user_sees_only_their_own_jobs(
+    client: Client, user: Any, make_job: Any, django_user_model: Any, png_bytes: Any
+) -> None:
+    other = django_user_model.objects.create_user("other")
+    done = make_job(key="a", state="done", attempts=1)
+    done.finished_at = done.created_at + timedelta(milliseconds=1500)
+    done.save()
+    make_job(kind="welcome_email", key="once", state="failed", last_error="SMTP down")
+    make_job(user=other, key="theirs")
+    profile = Profile.for_user_id(user.pk)
+    profile.avatar.save("a.png", ContentFile(png_bytes()))
+    client.force_login(user)
+    response = client.get("/postlogin/jobs/")
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"]
+    body = response.json()
+    assert [(job["kind"], job["state"]) for job in body["jobs"]] == [
+        ("welcome_email", "failed"),
+        ("avatar", "done"),
+    ]
+    assert body["jobs"][0]["last_error"] == "SMTP down"
+    assert body["jobs"][1]["duration_ms"] == 1500
+    assert body["profile"] == {"avatar_url": profile.avatar.url, "welcomed_at": None}
+
+
+def test_only_get_is_allowed(client: Client, user: Any) -> None:
+    client.force_login(user)
+    assert client.post("/postlogin/jobs/").status_code == 405
+    assert Job.objects.count() == 0
