@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     # Welcome email: template prefix (``<prefix>_subject.txt``, ``.txt``, ``.html``) and sender.
     "WELCOME_EMAIL_TEMPLATE": "postlogin/email/welcome",
     "WELCOME_EMAIL_FROM": None,
+    # Onboarding: region (ISO 3166 code) for phone numbers written without +country code.
+    "PHONE_REGION": None,
     # Celery: queue for postlogin tasks (None = the default queue), retry budget and backoff.
     "TASK_QUEUE": None,
     "MAX_RETRIES": 5,
@@ -135,6 +137,9 @@ def _validate(values: Mapping[str, Any]) -> None:
         fail("HTTP_TIMEOUT", "a (connect, read) pair of positive numbers of seconds")
     if str(values["AVATAR_FORMAT"]).upper() not in _AVATAR_FORMATS:
         fail("AVATAR_FORMAT", f"one of {', '.join(_AVATAR_FORMATS)}")
+    region = values["PHONE_REGION"]
+    if region is not None and not (isinstance(region, str) and len(region) == 2):
+        fail("PHONE_REGION", "None or a two-letter ISO 3166 region code such as 'GB'")
     if not isinstance(values["PUBLISH_RETRY_POLICY"], Mapping):
         fail("PUBLISH_RETRY_POLICY", "a dict (kombu retry policy)")
 
