@@ -37,8 +37,14 @@ DEFAULTS: dict[str, Any] = {
     # Welcome email: template prefix (``<prefix>_subject.txt``, ``.txt``, ``.html``) and sender.
     "WELCOME_EMAIL_TEMPLATE": "postlogin/email/welcome",
     "WELCOME_EMAIL_FROM": None,
-    # Onboarding: region (ISO 3166 code) for phone numbers written without +country code.
+    # Onboarding gate: region (ISO 3166 code) for phone numbers written without +country code;
+    # who must give a phone number ("new_users": accounts never logged in, or
+    # "users_without_phone"); a terms URL adds an "I accept" checkbox; how long an unfinished
+    # social-auth partial pipeline (which holds provider tokens) is kept, in seconds.
     "PHONE_REGION": None,
+    "PHONE_REQUIRED_FOR": "new_users",
+    "TERMS_URL": None,
+    "PARTIAL_MAX_AGE": 1800,
     # Celery: queue for postlogin tasks (None = the default queue), retry budget and backoff.
     "TASK_QUEUE": None,
     "MAX_RETRIES": 5,
@@ -70,6 +76,7 @@ _POSITIVE_INTS = (
     "JOB_LEASE",
     "RELAY_QUEUED_AFTER",
     "RELAY_BATCH_SIZE",
+    "PARTIAL_MAX_AGE",
 )
 _NON_NEGATIVE_INTS = ("MAX_RETRIES", "RETRY_BACKOFF", "RELAY_PENDING_AFTER", "BROKER_COOLDOWN")
 _AVATAR_FORMATS = ("WEBP", "JPEG", "PNG")
@@ -140,6 +147,11 @@ def _validate(values: Mapping[str, Any]) -> None:
     region = values["PHONE_REGION"]
     if region is not None and not (isinstance(region, str) and len(region) == 2):
         fail("PHONE_REGION", "None or a two-letter ISO 3166 region code such as 'GB'")
+    if values["PHONE_REQUIRED_FOR"] not in ("new_users", "users_without_phone"):
+        fail("PHONE_REQUIRED_FOR", "'new_users' or 'users_without_phone'")
+    terms = values["TERMS_URL"]
+    if terms is not None and not (isinstance(terms, str) and terms):
+        fail("TERMS_URL", "None or a URL")
     if not isinstance(values["PUBLISH_RETRY_POLICY"], Mapping):
         fail("PUBLISH_RETRY_POLICY", "a dict (kombu retry policy)")
 

@@ -27,6 +27,7 @@ class Profile(models.Model):
     avatar = models.ImageField(_("avatar"), upload_to=avatar_upload_to, blank=True)
     avatar_source_url = models.URLField(_("avatar source URL"), max_length=2048, blank=True)
     phone = models.CharField(_("phone number"), max_length=32, blank=True)
+    terms_accepted_at = models.DateTimeField(_("terms accepted at"), null=True, blank=True)
     welcomed_at = models.DateTimeField(_("welcome email sent at"), null=True, blank=True)
     synced_at = models.DateTimeField(_("profile synced at"), null=True, blank=True)
 

@@ -1,12 +1,35 @@
-"""social-auth-app-django pipeline steps."""
+"""social-auth-app-django pipeline steps.
+
+Order, after social-core's defaults up to ``user_details``::
+
+    "postlogin.pipeline.associate_by_verified_email",   # instead of associate_by_email,
+                                                        # right before create_user
+    ...
+    "postlogin.pipeline.require_phone_number",          # after user_details
+    "postlogin.pipeline.schedule_post_login_tasks",     # last
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+from urllib.parse import urlencode
 
-from . import providers
+from django.contrib.auth import get_user_model
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from social_core.pipeline.partial import partial
+
+from . import gate, providers
 from .dispatch import dispatch
 from .events import LoginEvent
+from .forms import OnboardingForm
+from .models import Profile
+
+logger = logging.getLogger(__name__)
 
 
 def schedule_post_login_tasks(
@@ -21,7 +44,8 @@ def schedule_post_login_tasks(
 ) -> None:
     """Record this login's post-login jobs; their messages go out after the commit.
 
-    Place it after ``user_details`` in ``SOCIAL_AUTH_PIPELINE``. It never stops the pipeline.
+    Place it last in ``SOCIAL_AUTH_PIPELINE`` (after ``user_details`` and any gate). It never
+    stops the pipeline.
     """
     if user is None or user.pk is None:
         return None
@@ -34,3 +58,94 @@ def schedule_post_login_tasks(
     )
     dispatch(event)
     return None
+
+
+@partial
+def require_phone_number(
+    strategy: Any,
+    details: dict[str, Any],
+    backend: Any,
+    user: Any = None,
+    is_new: bool = False,
+    *args: Any,
+    current_partial: Any = None,
+    **kwargs: Any,
+) -> HttpResponse | None:
+    """Pause the login until the user gives a valid phone number (and accepts the terms).
+
+    The first pass redirects to the onboarding page (``postlogin:onboarding``), whose form
+    posts back to ``/complete/<backend>/`` with the partial token. An invalid number shows the
+    form again with the reason; a valid one is stored in E.164 form and the login goes on.
+    """
+    if user is None or not gate.applies_to(user, is_new):
+        return None
+    request = strategy.request
+    if request.method == "POST" and gate.FORM_MARKER in request.POST:
+        form = OnboardingForm(request.POST)
+        if gate.csrf_rejected(request):
+            form.is_valid()
+            form.add_error(None, "This form expired. Please submit it again.")
+        elif form.is_valid():
+            save_onboarding(user, form)
+            return None
+        return gate.render_form(
+            request,
+            form=form,
+            backend_name=backend.name,
+            partial_token=current_partial.token,
+            details=details,
+            status=400,
+        )
+    query = urlencode({"partial_token": current_partial.token})
+    return redirect(f"{reverse('postlogin:onboarding')}?{query}")
+
+
+def save_onboarding(user: Any, form: OnboardingForm) -> None:
+    profile = Profile.for_user_id(user.pk)
+    profile.phone = form.cleaned_data["phone"]
+    fields = ["phone"]
+    if form.cleaned_data.get("accept_terms"):
+        profile.terms_accepted_at = timezone.now()
+        fields.append("terms_accepted_at")
+    profile.save(update_fields=fields)
+
+
+def associate_by_verified_email(
+    strategy: Any,
+    details: dict[str, Any],
+    backend: Any,
+    user: Any = None,
+    *args: Any,
+    response: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any] | HttpResponse | None:
+    """Link the login to the existing account with the same email, only if the provider
+    asserts that the email is verified; otherwise refuse (no account takeover).
+
+    A replacement for social-core's ``associate_by_email``, which links on any email the
+    provider returns. Place it right before ``create_user``.
+    """
+    if user is not None:
+        return None
+    email = (details.get("email") or "").strip()
+    if not email:
+        return None
+    existing = list(get_user_model()._default_manager.filter(email__iexact=email)[:2])
+    if not existing:
+        return None
+    profile = providers.for_backend(backend.name).profile(response or {})
+    asserted = (profile.email or "").lower() == email.lower() and profile.email_verified
+    if len(existing) == 1 and asserted:
+        return {"user": existing[0], "is_new": False}
+    reason = "several_accounts" if len(existing) > 1 else "email_not_verified"
+    logger.warning(
+        "postlogin: refused to link a %s login to an existing account (%s)", backend.name, reason
+    )
+    refusal = TemplateResponse(
+        strategy.request,
+        "postlogin/link_refused.html",
+        {"email": email, "backend_name": backend.name, "reason": reason},
+        status=403,
+    )
+    refusal.render()
+    return refusal

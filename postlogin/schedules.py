@@ -5,18 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 
-def beat_schedule(*, relay_every: float = 5.0) -> dict[str, dict[str, Any]]:
+def beat_schedule(
+    *, relay_every: float = 5.0, clear_partials_every: float = 600.0
+) -> dict[str, dict[str, Any]]:
     """Entries to merge into ``CELERY_BEAT_SCHEDULE``.
 
-    The relay's own messages expire after one period, so a beat that ran while no worker was
-    up does not leave a pile of identical relay runs behind it.
+    Each message expires after one period, so a beat that ran while no worker was up does
+    not leave a pile of identical runs behind it.
     """
-    if relay_every <= 0:
-        raise ValueError("relay_every must be a positive number of seconds")
+    if relay_every <= 0 or clear_partials_every <= 0:
+        raise ValueError("periods must be positive numbers of seconds")
     return {
         "postlogin-relay-pending": {
             "task": "postlogin.relay_pending",
             "schedule": relay_every,
             "options": {"expires": relay_every},
+        },
+        "postlogin-clear-stale-partials": {
+            "task": "postlogin.clear_stale_partials",
+            "schedule": clear_partials_every,
+            "options": {"expires": clear_partials_every},
         },
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from . import dispatch, runner
+from . import dispatch, partials, runner
 
 
 @shared_task(
@@ -33,3 +33,9 @@ def run_job(self: Task, job_id: int) -> str:
 def relay_pending() -> int:
     """Publish pending jobs, lost messages and expired leases (run it from beat)."""
     return len(dispatch.relay())
+
+
+@shared_task(name="postlogin.clear_stale_partials", ignore_result=True)
+def clear_stale_partials() -> int:
+    """Delete unfinished social-auth partial pipelines (they hold provider tokens)."""
+    return partials.clear_stale()

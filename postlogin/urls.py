@@ -6,4 +6,5 @@ app_name = "postlogin"
 
 urlpatterns = [
     path("jobs/", views.job_status, name="job-status"),
+    path("onboarding/", views.onboarding, name="onboarding"),
 ]

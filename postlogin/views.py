@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from . import gate, partials
+from .forms import OnboardingForm
 from .models import Job, Profile
 
 #: The most recent jobs returned; older ones are in the admin.
@@ -53,4 +59,28 @@ def job_status(request: HttpRequest) -> JsonResponse:
                 "welcomed_at": _iso(profile.welcomed_at) if profile else None,
             },
         }
+    )
+
+
+@never_cache
+@require_GET
+def onboarding(request: HttpRequest) -> HttpResponse:
+    """The onboarding form for the social login this browser session is completing.
+
+    The form posts to social-auth's ``/complete/<backend>/`` with the partial token, which
+    resumes the pipeline at ``postlogin.pipeline.require_phone_number``. A token this session
+    did not start, or one that expired or was cleaned up, sends the user back to sign in again.
+    """
+    token = request.GET.get("partial_token", "")
+    partial = partials.load_for_session(request, token)
+    if partial is None:
+        messages.warning(request, _("Your sign-in expired or was not found. Please sign in again."))
+        return redirect(settings.LOGIN_URL)
+    details = partial.kwargs.get("details") or {}
+    return gate.render_form(
+        request,
+        form=OnboardingForm(),
+        backend_name=partial.backend,
+        partial_token=partial.token,
+        details=details,
     )

@@ -84,6 +84,8 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.user.user_details",
     "postlogin.pipeline.schedule_post_login_tasks",
 )
+LOGIN_URL = "/login-page/"
+LOGIN_ERROR_URL = "/login-error/"
 
 # Celery: tests build their own app per broker (see tests/celery_helpers.py).
 CELERY_TASK_ACKS_LATE = True

@@ -28,7 +28,12 @@ def social_login(client: Client, backend: str) -> tuple[Any, float]:
 
     Returns the response of ``/complete/`` and how long that request took, in seconds.
     """
-    begin = client.post(f"/login/{backend}/")
+    if "csrftoken" not in client.cookies:
+        from django.middleware.csrf import _get_new_csrf_string
+
+        client.cookies["csrftoken"] = _get_new_csrf_string()
+    token = client.cookies["csrftoken"].value
+    begin = client.post(f"/login/{backend}/", headers={"X-CSRFToken": token})
     assert begin.status_code == 302, begin
     query = parse_qs(urlsplit(begin["Location"]).query)
     state = query["state"][0]

@@ -46,6 +46,9 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
         ("HTTP_TIMEOUT", (1, 0), "connect, read"),
         ("AVATAR_FORMAT", "SVG", "one of WEBP, JPEG, PNG"),
         ("PUBLISH_RETRY_POLICY", None, "retry policy"),
+        ("PHONE_REQUIRED_FOR", "everyone", "'new_users' or 'users_without_phone'"),
+        ("TERMS_URL", "", "None or a URL"),
+        ("PARTIAL_MAX_AGE", 0, "positive integer"),
     ],
 )
 def test_invalid_values_name_the_setting(key: str, value: Any, message: str) -> None:

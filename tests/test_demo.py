@@ -36,8 +36,13 @@ def csrf_token(page: str) -> str:
     return match.group(1)
 
 
+def hidden_fields(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)"', page))
+
+
 def http_login(stack: DemoStack, username: str) -> tuple[requests.Session, requests.Response]:
-    """Sign in through the provider's login page with plain HTTP, like a browser would."""
+    """Sign in through the provider's login page with plain HTTP, like a browser would, and
+    pass the onboarding gate (a bad phone number first, then a good one)."""
     session = requests.Session()
     home = session.get(f"{stack.web}/", timeout=10)
     begin = session.post(
@@ -49,7 +54,7 @@ def http_login(stack: DemoStack, username: str) -> tuple[requests.Session, reque
     assert urlsplit(begin.url).path == "/accounts/login/", "the provider asks for a password"
     next_url = re.search(r'name="next" value="([^"]+)"', begin.text)
     assert next_url
-    profile = session.post(
+    gate = session.post(
         begin.url,
         data={
             "csrfmiddlewaretoken": csrf_token(begin.text),
@@ -58,6 +63,19 @@ def http_login(stack: DemoStack, username: str) -> tuple[requests.Session, reque
             "next": html.unescape(next_url.group(1)),
         },
         headers={"Referer": begin.url},
+        timeout=10,
+    )
+    assert urlsplit(gate.url).path == "/postlogin/onboarding/", "a new account gives a phone"
+    complete = f"{stack.web}/complete/oidc/"
+    again = session.post(
+        complete, data={**hidden_fields(gate.text), "phone": "12"}, headers={"Referer": gate.url}
+    )
+    assert again.status_code == 400
+    assert "Start the number with + and its country code" in again.text
+    profile = session.post(
+        complete,
+        data={**hidden_fields(again.text), "phone": "+44 20 7946 0018"},
+        headers={"Referer": complete},
         timeout=10,
     )
     return session, profile
@@ -79,6 +97,7 @@ def test_login_over_http_then_the_jobs_complete(demo: DemoStack) -> None:
     assert profile.status_code == 200
     assert urlsplit(profile.url).path == "/profile/"
     assert "Alan Turing" in profile.text
+    assert "+442079460018" in profile.text
     status = wait_for_jobs(session, demo)
     assert sorted((job["kind"], job["state"]) for job in status["jobs"]) == [
         ("avatar", "done"),
@@ -146,8 +165,14 @@ def browser_login(page: Any, stack: DemoStack, username: str) -> float:
     page.wait_for_url(re.compile(r".*/accounts/login/.*"))
     page.fill("#id_username", username)
     page.fill("#id_password", "demo-password")
-    started = time.monotonic()
     page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/postlogin/onboarding/.*"))
+    page.fill("#id_phone", "not a number")
+    page.click("#postlogin-onboarding button[type=submit]")
+    assert "does not look like a phone number" in (page.text_content("#phone-error") or "")
+    page.fill("#id_phone", "+1 415 555 2671")
+    started = time.monotonic()
+    page.click("#postlogin-onboarding button[type=submit]")
     page.wait_for_url(f"{stack.web}/profile/")
     return time.monotonic() - started
 
@@ -157,6 +182,7 @@ def test_sign_in_in_a_browser_and_watch_the_jobs_arrive(
 ) -> None:
     browser_login(page, demo, "ada")
     assert page.text_content("h1") == "Your profile"
+    assert "+14155552671" in (page.text_content(".identity") or "")
     assert "ms" in (page.text_content("#login-ms") or "")
     page.wait_for_selector("tr[data-kind=welcome_email][data-state=done]", timeout=30_000)
     page.wait_for_selector("tr[data-kind=avatar][data-state=done]", timeout=30_000)

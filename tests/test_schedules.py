@@ -14,6 +14,14 @@ def test_relay_runs_every_few_seconds_and_its_messages_expire() -> None:
     }
 
 
+def test_stale_partials_are_cleared_every_ten_minutes() -> None:
+    entry = beat_schedule()["postlogin-clear-stale-partials"]
+    assert entry["task"] == tasks.clear_stale_partials.name
+    assert entry["schedule"] == 600
+
+
 def test_period_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         beat_schedule(relay_every=0)
+    with pytest.raises(ValueError, match="positive"):
+        beat_schedule(clear_partials_every=-1)

@@ -43,13 +43,16 @@ MIDDLEWARE = [
     "accounts.middleware.LoginTimingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns social-auth errors (a stale sign-in, a cancelled consent) into a message on "/".
+    "social_django.middleware.SocialAuthExceptionMiddleware",
 ]
 ROOT_URLCONF = "proj.urls"
 WSGI_APPLICATION = "proj.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Project-level templates come first: templates/postlogin/ overrides the library's.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -109,6 +112,7 @@ if os.environ.get("OIDC_ENDPOINT"):
     SOCIAL_AUTH_OIDC_USE_PKCE = True
 
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/profile/"
+SOCIAL_AUTH_LOGIN_ERROR_URL = "/"
 SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.social_details",
     "social_core.pipeline.social_auth.social_names",
@@ -116,11 +120,16 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.auth_allowed",
     "social_core.pipeline.social_auth.social_user",
     "social_core.pipeline.user.get_username",
+    # Links a login to an existing account only when the provider says the email is verified.
+    "postlogin.pipeline.associate_by_verified_email",
     "social_core.pipeline.user.create_user",
     "social_core.pipeline.social_auth.associate_user",
     "social_core.pipeline.social_auth.load_extra_data",
     "social_core.pipeline.user.user_details",
-    # After the user row exists: schedule the slow work, published once the login commits.
+    # The onboarding gate: a new account gives a phone number before the login completes.
+    "postlogin.pipeline.require_phone_number",
+    # After the user row exists and the gate is passed: record the slow work, published once
+    # the login commits.
     "postlogin.pipeline.schedule_post_login_tasks",
 )
 
@@ -129,6 +138,7 @@ POSTLOGIN = {
     "SIGNUP_JOBS": ["welcome_email"],
     # "login_history" is the example's own job kind (accounts/jobs.py).
     "LOGIN_JOBS": ["avatar", "login_history"],
+    "PHONE_REQUIRED_FOR": "new_users",
     # Any other key, from the environment as JSON: POSTLOGIN_JSON='{"MAX_RETRIES": 1}'.
     **json.loads(os.environ.get("POSTLOGIN_JSON", "{}")),
 }
