@@ -45,6 +45,18 @@ DEFAULTS: dict[str, Any] = {
     "PHONE_REQUIRED_FOR": "new_users",
     "TERMS_URL": None,
     "PARTIAL_MAX_AGE": 1800,
+    # Webhook endpoints: [{"name": "crm", "url": "https://...", "secret": "whsec_...",
+    # "events": ["signup", "login"]}], each sent a signed message per login (Standard Webhooks).
+    "WEBHOOKS": [],
+    # Profile re-sync with stored tokens: profiles older than RESYNC_AFTER seconds, at most
+    # RESYNC_BATCH_SIZE a run of postlogin.tasks.resync_stale.
+    "RESYNC_AFTER": 86400,
+    "RESYNC_BATCH_SIZE": 100,
+    # Outbound rate limits per provider id (or "webhook:<name>"), e.g. {"github": "20/second"},
+    # and where their budget is kept: a `limits` storage URI ("redis://..." to share it).
+    "RATE_LIMITS": {},
+    "RATE_LIMIT_STORAGE": "memory://",
+    "RATE_LIMIT_HEADROOM": 0.2,
     # Celery: queue for postlogin tasks (None = the default queue), retry budget and backoff.
     "TASK_QUEUE": None,
     "MAX_RETRIES": 5,
@@ -77,6 +89,8 @@ _POSITIVE_INTS = (
     "RELAY_QUEUED_AFTER",
     "RELAY_BATCH_SIZE",
     "PARTIAL_MAX_AGE",
+    "RESYNC_AFTER",
+    "RESYNC_BATCH_SIZE",
 )
 _NON_NEGATIVE_INTS = ("MAX_RETRIES", "RETRY_BACKOFF", "RELAY_PENDING_AFTER", "BROKER_COOLDOWN")
 _AVATAR_FORMATS = ("WEBP", "JPEG", "PNG")
@@ -152,8 +166,63 @@ def _validate(values: Mapping[str, Any]) -> None:
     terms = values["TERMS_URL"]
     if terms is not None and not (isinstance(terms, str) and terms):
         fail("TERMS_URL", "None or a URL")
+    _validate_rate_limits(values, fail)
+    _validate_webhooks(values["WEBHOOKS"])
     if not isinstance(values["PUBLISH_RETRY_POLICY"], Mapping):
         fail("PUBLISH_RETRY_POLICY", "a dict (kombu retry policy)")
+
+
+def _validate_webhooks(webhooks: Any) -> None:
+    from .webhooks import decode_secret
+
+    where = f"settings.{SETTING_NAME}['WEBHOOKS']"
+    if isinstance(webhooks, str | Mapping) or not hasattr(webhooks, "__iter__"):
+        raise ImproperlyConfigured(f"{where} must be a list of endpoint dicts.")
+    names: set[str] = set()
+    for index, hook in enumerate(webhooks):
+        at = f"{where}[{index}]"
+        if not isinstance(hook, Mapping):
+            raise ImproperlyConfigured(f"{at} must be a dict with name, url and secret.")
+        missing = [key for key in ("name", "url", "secret") if not hook.get(key)]
+        if missing:
+            raise ImproperlyConfigured(f"{at} needs {', '.join(missing)}.")
+        unknown = set(hook) - {"name", "url", "secret", "events"}
+        if unknown:
+            raise ImproperlyConfigured(f"{at} has unknown key(s): {', '.join(sorted(unknown))}.")
+        if hook["name"] in names:
+            raise ImproperlyConfigured(f"{at}: the name {hook['name']!r} is used twice.")
+        names.add(hook["name"])
+        if not str(hook["url"]).startswith(("https://", "http://")):
+            raise ImproperlyConfigured(f"{at}['url'] must be an http(s) URL.")
+        try:
+            decode_secret(hook["secret"])
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{at}['secret']: {exc}.") from None
+        events = hook.get("events", ("signup", "login"))
+        if isinstance(events, str) or not set(events) <= {"signup", "login"}:
+            raise ImproperlyConfigured(f"{at}['events'] must list 'signup' and/or 'login'.")
+
+
+def _validate_rate_limits(values: Mapping[str, Any], fail: Any) -> None:
+    from limits import parse
+
+    limits = values["RATE_LIMITS"]
+    if not isinstance(limits, Mapping):
+        fail("RATE_LIMITS", 'a dict such as {"github": "20/second"}')
+    for key, limit in limits.items():
+        try:
+            parse(limit)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"settings.{SETTING_NAME}['RATE_LIMITS'][{key!r}] must be a rate such as "
+                f"'20/second' or '1000/hour'; got {limit!r}."
+            ) from None
+    headroom = values["RATE_LIMIT_HEADROOM"]
+    if not (isinstance(headroom, int | float) and 0 <= headroom < 1):
+        fail("RATE_LIMIT_HEADROOM", "a fraction from 0 (none) to below 1")
+    storage = values["RATE_LIMIT_STORAGE"]
+    if not (isinstance(storage, str) and "://" in storage):
+        fail("RATE_LIMIT_STORAGE", "a limits storage URI such as 'redis://127.0.0.1:6379/0'")
 
 
 postlogin_settings = PostloginSettings()

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import jobs, ledger
+from . import jobs, ledger, webhook_jobs  # noqa: F401  (registers the webhook kind)
 from .breaker import publish_breaker
 from .conf import postlogin_settings
 from .events import LoginEvent
@@ -34,6 +34,8 @@ def kinds_for(event: LoginEvent) -> list[str]:
     names = list(postlogin_settings.LOGIN_JOBS)
     if event.is_new:
         names += postlogin_settings.SIGNUP_JOBS
+    if postlogin_settings.WEBHOOKS:
+        names.append("webhook")  # its planner picks the endpoints this event goes to
     return list(dict.fromkeys(names))
 
 
@@ -45,17 +47,19 @@ def record_jobs(event: LoginEvent) -> list[int]:
         if kind is None:
             logger.error("postlogin: no job kind %r is registered; it was not scheduled", name)
             continue
-        spec = kind.plan(event)
-        if spec is not None:
-            planned.append(
-                Job(
-                    user_id=event.user_id,
-                    kind=name,
-                    key=spec.key,
-                    provider=event.provider,
-                    payload=spec.payload,
-                )
+        planned_specs = kind.plan(event)
+        specs = planned_specs if isinstance(planned_specs, list) else [planned_specs]
+        planned.extend(
+            Job(
+                user_id=event.user_id,
+                kind=name,
+                key=spec.key,
+                provider=event.provider,
+                payload=spec.payload,
             )
+            for spec in specs
+            if spec is not None
+        )
     if not planned:
         return []
     Job.objects.bulk_create(planned, ignore_conflicts=True)

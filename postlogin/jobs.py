@@ -39,6 +39,19 @@ class PermanentJobError(Exception):
     """A failure that retrying cannot fix: the job is recorded ``failed`` at once."""
 
 
+class RetryLater(Exception):
+    """Run the job again in ``countdown`` seconds (a server's ``Retry-After``, a rate limit).
+
+    With ``counts_as_attempt=False`` the run does not use up the retry budget: the job was not
+    tried (it was over a rate limit), it did not fail.
+    """
+
+    def __init__(self, countdown: float, reason: str, *, counts_as_attempt: bool = True) -> None:
+        super().__init__(reason)
+        self.countdown = max(0.0, countdown)
+        self.counts_as_attempt = counts_as_attempt
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What to record for one kind of work: its idempotency key and plain-data payload."""
@@ -48,7 +61,8 @@ class JobSpec:
 
 
 Handler = Callable[[Job], None]
-Planner = Callable[[LoginEvent], JobSpec | None]
+#: Decides, for a login, the jobs of one kind: none, one, or several (one per endpoint...).
+Planner = Callable[[LoginEvent], JobSpec | list[JobSpec] | None]
 
 
 @dataclass(frozen=True)

@@ -75,15 +75,21 @@ def mark_failed(job: Job, error: str) -> bool:
     return True
 
 
-def mark_retry(job: Job, error: str, countdown: float) -> bool:
-    """Back to ``queued``; the relay re-publishes it if no message claims it in time."""
+def mark_retry(job: Job, error: str, countdown: float, *, refund_attempt: bool = False) -> bool:
+    """Back to ``queued``; the relay re-publishes it if no message claims it in time.
+
+    ``refund_attempt`` gives the claim's attempt back: the job was not tried (rate limited).
+    """
     now = timezone.now()
     due = now + _seconds(countdown + postlogin_settings.RELAY_QUEUED_AFTER)
+    attempts = F("attempts") - 1 if refund_attempt else F("attempts")
     if not _fenced(job).update(
-        state=State.QUEUED, lease_until=due, updated_at=now, last_error=error
+        state=State.QUEUED, lease_until=due, updated_at=now, last_error=error, attempts=attempts
     ):
         return False
     job.state, job.lease_until, job.last_error = State.QUEUED, due, error
+    if refund_attempt:
+        job.attempts -= 1
     return True
 
 

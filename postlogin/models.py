@@ -30,6 +30,11 @@ class Profile(models.Model):
     terms_accepted_at = models.DateTimeField(_("terms accepted at"), null=True, blank=True)
     welcomed_at = models.DateTimeField(_("welcome email sent at"), null=True, blank=True)
     synced_at = models.DateTimeField(_("profile synced at"), null=True, blank=True)
+    #: The name and email the provider last reported (refreshed by ``resync_stale``).
+    synced_name = models.CharField(_("name at the provider"), max_length=255, blank=True)
+    synced_email = models.EmailField(_("email at the provider"), blank=True)
+    #: The stored token was revoked or refused: only a fresh login can sync this profile again.
+    needs_login = models.BooleanField(_("needs a fresh login"), default=False)
 
     class Meta:
         verbose_name = _("post-login profile")

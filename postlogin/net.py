@@ -58,3 +58,33 @@ def fetch_bytes(url: str, *, max_bytes: int) -> tuple[bytes, str]:
         except requests.RequestException as exc:
             raise TransientFetchError(f"{type(exc).__name__}: {exc}") from exc
         return bytes(body), response.headers.get("Content-Type", "")
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], *, max_bytes: int = 64 * 1024
+) -> tuple[int, dict[str, str]]:
+    """POST ``body`` and return ``(status, response headers)``; the response body is read up
+    to ``max_bytes`` and dropped. Connection errors and timeouts are transient."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(f"not an http(s) URL: {url!r}")
+    try:
+        response = requests.post(
+            url,
+            data=body,
+            headers={"User-Agent": postlogin_settings.HTTP_USER_AGENT, **headers},
+            timeout=tuple(postlogin_settings.HTTP_TIMEOUT),
+            stream=True,
+            allow_redirects=False,
+        )
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TransientFetchError(f"{type(exc).__name__}: {exc}") from exc
+    except requests.RequestException as exc:
+        raise FetchError(f"{type(exc).__name__}: {exc}") from exc
+    with response:
+        received = 0
+        for chunk in response.iter_content(chunk_size=16 * 1024):
+            received += len(chunk)
+            if received > max_bytes:
+                break
+        return response.status_code, dict(response.headers)

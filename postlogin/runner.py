@@ -65,14 +65,20 @@ def run(job_id: int) -> Outcome:
 def _record_error(job: Job, exc: Exception, duration: float) -> Outcome:
     error = describe(exc)
     permanent = isinstance(exc, jobs.PermanentJobError)
-    if permanent or job.attempts > postlogin_settings.MAX_RETRIES:
+    counts = not isinstance(exc, jobs.RetryLater) or exc.counts_as_attempt
+    if permanent or (counts and job.attempts > postlogin_settings.MAX_RETRIES):
         if not ledger.mark_failed(job, error):
             return Outcome("lost")
         ledger.log_transition(job, "failed", duration=duration)
         job_failed.send(sender=Job, job=job, error=exc)
         return Outcome("failed")
     countdown = retry_countdown(job.attempts)
-    if not ledger.mark_retry(job, error, countdown):
+    if isinstance(exc, jobs.RetryLater):
+        # The server (Retry-After) or a rate limit says when: not sooner than that, and, for
+        # a counted attempt, not sooner than the backoff either.
+        wanted = exc.countdown if not counts else max(exc.countdown, countdown)
+        countdown = min(wanted, float(postlogin_settings.RETRY_BACKOFF_MAX))
+    if not ledger.mark_retry(job, error, countdown, refund_attempt=not counts):
         return Outcome("lost")
     ledger.log_transition(job, f"will retry in {countdown:.1f} s", duration=duration)
     return Outcome("retry", countdown)

@@ -6,16 +6,19 @@ from typing import Any
 
 
 def beat_schedule(
-    *, relay_every: float = 5.0, clear_partials_every: float = 600.0
+    *,
+    relay_every: float = 5.0,
+    clear_partials_every: float = 600.0,
+    resync_every: float | None = 3600.0,
 ) -> dict[str, dict[str, Any]]:
     """Entries to merge into ``CELERY_BEAT_SCHEDULE``.
 
     Each message expires after one period, so a beat that ran while no worker was up does
     not leave a pile of identical runs behind it.
     """
-    if relay_every <= 0 or clear_partials_every <= 0:
+    if relay_every <= 0 or clear_partials_every <= 0 or (resync_every or 1) <= 0:
         raise ValueError("periods must be positive numbers of seconds")
-    return {
+    schedule = {
         "postlogin-relay-pending": {
             "task": "postlogin.relay_pending",
             "schedule": relay_every,
@@ -27,3 +30,10 @@ def beat_schedule(
             "options": {"expires": clear_partials_every},
         },
     }
+    if resync_every:  # None: no profile re-sync
+        schedule["postlogin-resync-stale"] = {
+            "task": "postlogin.resync_stale",
+            "schedule": resync_every,
+            "options": {"expires": resync_every},
+        }
+    return schedule

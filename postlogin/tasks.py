@@ -39,3 +39,11 @@ def relay_pending() -> int:
 def clear_stale_partials() -> int:
     """Delete unfinished social-auth partial pipelines (they hold provider tokens)."""
     return partials.clear_stale()
+
+
+@shared_task(name="postlogin.resync_stale", ignore_result=True)
+def resync_stale() -> int:
+    """Record profile_sync jobs for accounts whose last sync is older than RESYNC_AFTER."""
+    from . import sync
+
+    return len(sync.schedule_stale())

@@ -1,0 +1,59 @@
+"""Global per-provider rate limits for outbound calls, shared by every worker and host.
+
+``POSTLOGIN["RATE_LIMITS"] = {"github": "20/second"}`` limits the calls jobs make to each
+provider (and ``"webhook:<endpoint>"`` to each webhook endpoint). The budget lives in
+``RATE_LIMIT_STORAGE`` (a ``limits`` storage URI): ``"redis://..."`` shares it across processes
+and hosts; the default, ``"memory://"``, is per process (fine for the embedded demo). Celery's
+own ``rate_limit`` is per worker, which is why this exists.
+
+A moving window is used, so no span of the limit's period holds more calls than allowed; and
+``RATE_LIMIT_HEADROOM`` (default 20%) is kept below the configured rate, because calls that left
+the workers evenly can still arrive bunched (scheduling and network jitter): with the headroom,
+the receiving server does not see more than the configured rate either.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from functools import cache
+
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from .conf import postlogin_settings
+
+NAMESPACE = "postlogin"
+_lock = threading.Lock()
+
+
+@cache
+def _limiter(storage_uri: str) -> MovingWindowRateLimiter:
+    return MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+
+@cache
+def _item(limit: str, headroom: float) -> RateLimitItem:
+    stated = parse(limit)
+    amount = max(1, int(stated.amount * (1 - headroom)))
+    return type(stated)(amount, stated.multiples)
+
+
+def acquire(key: str) -> float:
+    """Take one call from ``key``'s budget. Returns 0 if the call may go now, otherwise the
+    seconds to wait before trying again (nothing was taken). Keys without a limit are free."""
+    limit = postlogin_settings.RATE_LIMITS.get(key)
+    if not limit:
+        return 0.0
+    item = _item(limit, postlogin_settings.RATE_LIMIT_HEADROOM)
+    with _lock:  # memory:// storage is not thread-safe on its own
+        limiter = _limiter(postlogin_settings.RATE_LIMIT_STORAGE)
+        if limiter.hit(item, NAMESPACE, key):
+            return 0.0
+        stats = limiter.get_window_stats(item, NAMESPACE, key)
+    # Spread the waiting calls over the next period instead of waking them all at the instant
+    # the window frees a slot: they would arrive as one burst.
+    spread = random.uniform(0, item.get_expiry())  # noqa: S311 (jitter, not security)
+    return max(0.01, stats.reset_time - time.time()) + spread

@@ -1,0 +1,193 @@
+"""Profile re-sync with stored tokens, against the local OpenID Connect provider over HTTP."""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.test import Client
+from django.utils import timezone
+from social_django.models import UserSocialAuth
+
+from postlogin import runner, sync
+from postlogin.models import Job, Profile
+
+from .devidp_server import CLIENT_ID, CLIENT_SECRET, devidp
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(scope="module")
+def provider_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("devidp")
+
+
+@pytest.fixture(scope="module")
+def issuer(provider_dir: Path) -> Iterator[str]:
+    with devidp(provider_dir) as url:
+        yield url
+
+
+def expire_access_tokens_at_the_provider(provider_dir: Path) -> None:
+    """As time would: every access token the provider issued is now past its expiry."""
+    with sqlite3.connect(provider_dir / "devidp.sqlite3") as db:
+        db.execute("UPDATE oauth2_provider_accesstoken SET expires = '2000-01-01 00:00:00'")
+
+
+@pytest.fixture
+def oidc(settings: Any, issuer: str) -> str:
+    settings.SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = issuer
+    settings.SOCIAL_AUTH_OIDC_KEY = CLIENT_ID
+    settings.SOCIAL_AUTH_OIDC_SECRET = CLIENT_SECRET
+    settings.SOCIAL_AUTH_OIDC_USE_PKCE = True
+    return issuer
+
+
+def follow_to_app(browser: requests.Session, response: requests.Response) -> str:
+    """Follow the provider's redirects by hand, and stop at the first one back to the app:
+    "testserver" is the test client's host name and must never be looked up."""
+    for _ in range(10):
+        location = response.headers.get("Location", "")
+        assert location, response.text[:300]
+        if urlsplit(location).hostname == "testserver":
+            return location
+        target = (
+            location
+            if urlsplit(location).hostname
+            else f"{urlsplit(response.url)._replace(path='', query='').geturl()}{location}"
+        )
+        response = browser.get(target, allow_redirects=False, timeout=10)
+    raise AssertionError("too many redirects")
+
+
+def login_at_provider(client: Client, username: str) -> Any:
+    """Begin with the app, sign in at the provider over HTTP, complete with the app."""
+    begin = client.post("/login/oidc/")
+    browser = requests.Session()
+    page = browser.get(begin["Location"], timeout=10)  # redirected to the provider's login page
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    next_url = re.search(r'name="next" value="([^"]+)"', page.text)
+    assert token, page.text[:300]
+    assert next_url, page.text[:300]
+    signed_in = browser.post(
+        page.url,
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "username": username,
+            "password": "demo-password",
+            "next": html.unescape(next_url.group(1)),
+        },
+        headers={"Referer": page.url},
+        allow_redirects=False,
+        timeout=10,
+    )
+    callback = urlsplit(follow_to_app(browser, signed_in))
+    return client.get(f"{callback.path}?{callback.query}")
+
+
+def revoke(issuer: str, token: str, kind: str) -> None:
+    """RFC 7009 token revocation at the provider."""
+    requests.post(
+        f"{issuer}/revoke_token/",
+        data={"token": token, "token_type_hint": kind},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=10,
+    ).raise_for_status()
+
+
+def run_sync() -> Job:
+    [job_id] = sync.schedule_stale()
+    runner.run(job_id)
+    return Job.objects.get(pk=job_id)
+
+
+def make_stale(user: Any) -> None:
+    Profile.objects.filter(user=user).update(synced_at=timezone.now() - timedelta(days=2))
+
+
+def test_resync_with_a_stored_token_then_a_refreshed_one_then_a_revoked_one(
+    oidc: str,
+    provider_dir: Path,
+    client: Client,
+    memory_broker: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    response = login_at_provider(client, "grace")
+    assert response.status_code == 302, response
+    social = UserSocialAuth.objects.get(provider="oidc")
+    user = social.user
+    assert social.extra_data.get("refresh_token")
+    # As if the picture had been fetched from an older URL, before the provider changed it.
+    Job.objects.filter(kind="avatar").delete()
+    Profile.objects.filter(user=user).update(avatar_source_url="https://old.example/ada.png")
+    memory_broker()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = run_sync()
+    assert job.state == "done", job.last_error
+    profile = Profile.objects.get(user=user)
+    assert (profile.synced_name, profile.synced_email) == ("Grace Hopper", "grace@example.com")
+    assert profile.synced_at is not None
+    avatar = Job.objects.get(kind="avatar", user=user)
+    assert avatar.payload["url"].endswith("/avatars/grace.png"), "a new picture URL: a new job"
+    assert ("postlogin.run_job", (avatar.pk,)) in memory_broker()
+    make_stale(user)
+    run_sync()
+    assert Job.objects.filter(kind="avatar").count() == 1, "the same URL is the same job"
+
+    # An access token the provider no longer accepts is refreshed with the refresh token.
+    old_token = social.extra_data["access_token"]
+    expire_access_tokens_at_the_provider(provider_dir)
+    make_stale(user)
+    assert run_sync().state == "done"
+    social.refresh_from_db()
+    assert social.extra_data["access_token"] != old_token
+    assert Profile.objects.get(user=user).needs_login is False
+
+    # One known to have expired is refreshed before it is even tried.
+    old_token = social.extra_data["access_token"]
+    social.extra_data.update(expires=3600, auth_time=int(time.time()) - 2 * 3600)
+    social.save()
+    make_stale(user)
+    assert run_sync().state == "done"
+    social.refresh_from_db()
+    assert social.extra_data["access_token"] != old_token
+
+    # Revoked at the provider: the profile needs a fresh login; nothing retries for ever.
+    for kind in ("access_token", "refresh_token"):
+        revoke(oidc, social.extra_data[kind], kind)
+    make_stale(user)
+    job = run_sync()
+    assert (job.state, job.attempts) == ("done", 1)
+    assert Profile.objects.get(user=user).needs_login is True
+    assert sync.stale_accounts(10) == [], "not scheduled again until the user logs in"
+
+    login_at_provider(Client(), "grace")
+    assert Profile.objects.get(user=user).needs_login is False
+
+
+def test_only_due_accounts_are_picked_in_bounded_batches(
+    django_user_model: Any, memory_broker: Any
+) -> None:
+    for n in range(5):
+        user = django_user_model.objects.create_user(f"u{n}")
+        UserSocialAuth.objects.create(user=user, provider="oidc", uid=f"sub{n}")
+    fresh = django_user_model.objects.get(username="u0")
+    Profile.objects.create(user=fresh, synced_at=timezone.now())
+    assert len(sync.stale_accounts(limit=3)) == 3
+    due = {user_id for user_id, _backend, _last in sync.stale_accounts(limit=10)}
+    assert fresh.pk not in due
+    assert len(due) == 4
+    first = sync.schedule_stale(limit=10)
+    assert len(first) == 4
+    assert sync.schedule_stale(limit=10) == first, "an overlapping run records nothing new"
+    assert Job.objects.filter(kind="profile_sync").count() == 4
