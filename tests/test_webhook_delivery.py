@@ -49,10 +49,11 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         server: Receiver = self.server  # type: ignore[assignment]
         body = self.rfile.read(int(self.headers["Content-Length"]))
         arrived = time.monotonic()
+        headers: dict[str, str] = {}
         try:
             payload = standardwebhooks.Webhook(SECRET).verify(body, dict(self.headers))
         except standardwebhooks.WebhookVerificationError:
-            status, headers = 401, {}
+            status = 401
         else:
             with server.lock:
                 server.deliveries.append((arrived, self.headers["webhook-id"], payload))

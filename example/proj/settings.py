@@ -139,6 +139,18 @@ POSTLOGIN = {
     # "login_history" is the example's own job kind (accounts/jobs.py).
     "LOGIN_JOBS": ["avatar", "login_history"],
     "PHONE_REQUIRED_FOR": "new_users",
+    # One webhook endpoint from the environment, to try any Standard Webhooks receiver.
+    "WEBHOOKS": (
+        [
+            {
+                "name": "env",
+                "url": os.environ["POSTLOGIN_WEBHOOK_URL"],
+                "secret": os.environ.get("POSTLOGIN_WEBHOOK_SECRET", ""),
+            }
+        ]
+        if os.environ.get("POSTLOGIN_WEBHOOK_URL")
+        else []
+    ),
     # Any other key, from the environment as JSON: POSTLOGIN_JSON='{"MAX_RETRIES": 1}'.
     **json.loads(os.environ.get("POSTLOGIN_JSON", "{}")),
 }
