@@ -11,6 +11,7 @@ from postlogin.models import Job
 from postlogin.pipeline import schedule_post_login_tasks
 
 from .payloads import GITHUB_EMAILS, GITHUB_TOKEN, GITHUB_USER, GOOGLE_TOKEN, GOOGLE_USERINFO
+from .settings import TEST_POSTLOGIN
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +113,11 @@ def test_step_continues_the_pipeline_and_ignores_missing_user(memory_broker: Any
 def test_job_lists_come_from_settings(
     user: Any, memory_broker: Any, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
-    settings.POSTLOGIN = {"LOGIN_JOBS": [], "SIGNUP_JOBS": ["welcome_email", "avatar"]}
+    settings.POSTLOGIN = {
+        **TEST_POSTLOGIN,
+        "LOGIN_JOBS": [],
+        "SIGNUP_JOBS": ["welcome_email", "avatar"],
+    }
     with django_capture_on_commit_callbacks(execute=True):
         run_step(user, "google-oauth2", GOOGLE_USERINFO, is_new=False)
     assert memory_broker() == []
@@ -128,7 +133,7 @@ def test_unknown_kind_in_settings_is_logged_not_raised(
     settings: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings.POSTLOGIN = {"LOGIN_JOBS": ["no_such_kind", "avatar"]}
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "LOGIN_JOBS": ["no_such_kind", "avatar"]}
     with django_capture_on_commit_callbacks(execute=True):
         run_step(user, "google-oauth2", GOOGLE_USERINFO, is_new=False)
     assert list(jobs_of(user)) == ["avatar"]
