@@ -128,6 +128,11 @@ POSTLOGIN = {
     # "login_history" is the example's own job kind (accounts/jobs.py).
     "LOGIN_JOBS": ["avatar", "login_history"],
 }
+if DEBUG:
+    # A provider running on this machine (OIDC_ENDPOINT on 127.0.0.1) serves its pictures over
+    # plain http from loopback: allow exactly that for the demo. Deployed, the defaults fetch
+    # public https URLs only (docs/security.md).
+    POSTLOGIN |= {"FETCH_ALLOW_HTTP": True, "FETCH_ALLOWED_NETWORKS": ["127.0.0.0/8"]}
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get(
