@@ -11,8 +11,9 @@ object reloads on ``setting_changed`` so that ``override_settings`` works in tes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import ipaddress
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +29,11 @@ DEFAULTS: dict[str, Any] = {
     # Outbound HTTP: (connect, read) timeouts in seconds, and the identifying User-Agent.
     "HTTP_TIMEOUT": (3.05, 10.0),
     "HTTP_USER_AGENT": "django-postlogin",
+    # Outbound HTTP guard (see docs/security.md): plain http, networks reachable despite being
+    # loopback/private/link-local (CIDR strings), and how many redirects one fetch follows.
+    "FETCH_ALLOW_HTTP": False,
+    "FETCH_ALLOWED_NETWORKS": [],
+    "FETCH_MAX_REDIRECTS": 3,
     # Avatars: download cap, decoded pixel cap, output square size and format.
     "AVATAR_MAX_BYTES": 5 * 1024 * 1024,
     "AVATAR_MAX_PIXELS": 40_000_000,
@@ -92,7 +98,13 @@ _POSITIVE_INTS = (
     "RESYNC_AFTER",
     "RESYNC_BATCH_SIZE",
 )
-_NON_NEGATIVE_INTS = ("MAX_RETRIES", "RETRY_BACKOFF", "RELAY_PENDING_AFTER", "BROKER_COOLDOWN")
+_NON_NEGATIVE_INTS = (
+    "MAX_RETRIES",
+    "RETRY_BACKOFF",
+    "RELAY_PENDING_AFTER",
+    "BROKER_COOLDOWN",
+    "FETCH_MAX_REDIRECTS",
+)
 _AVATAR_FORMATS = ("WEBP", "JPEG", "PNG")
 
 
@@ -134,7 +146,7 @@ class PostloginSettings:
 
 
 def _validate(values: Mapping[str, Any]) -> None:
-    def fail(key: str, expected: str) -> None:
+    def fail(key: str, expected: str) -> NoReturn:
         raise ImproperlyConfigured(
             f"settings.{SETTING_NAME}[{key!r}] must be {expected}; got {values[key]!r}."
         )
@@ -170,6 +182,21 @@ def _validate(values: Mapping[str, Any]) -> None:
     _validate_webhooks(values["WEBHOOKS"])
     if not isinstance(values["PUBLISH_RETRY_POLICY"], Mapping):
         fail("PUBLISH_RETRY_POLICY", "a dict (kombu retry policy)")
+    if not isinstance(values["FETCH_ALLOW_HTTP"], bool):
+        fail("FETCH_ALLOW_HTTP", "True or False")
+    _validate_networks(values["FETCH_ALLOWED_NETWORKS"], fail)
+
+
+def _validate_networks(networks: Any, fail: Callable[[str, str], NoReturn]) -> None:
+    expected = 'a list of networks in CIDR notation, such as ["127.0.0.0/8"]'
+    if isinstance(networks, str) or not isinstance(networks, list | tuple):
+        fail("FETCH_ALLOWED_NETWORKS", expected)
+    for network in networks:
+        try:
+            # strict: "10.0.0.1/8" is refused rather than silently widened to 10.0.0.0/8.
+            ipaddress.ip_network(network, strict=True)
+        except (TypeError, ValueError) as exc:
+            fail("FETCH_ALLOWED_NETWORKS", f"{expected} ({network!r}: {exc})")
 
 
 def _validate_webhooks(webhooks: Any) -> None:

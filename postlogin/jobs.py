@@ -28,6 +28,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from . import providers
 from .conf import postlogin_settings
 from .events import LoginEvent
 from .models import Job, Profile
@@ -117,17 +118,42 @@ def unregister(name: str) -> None:
 
 
 def plan_avatar(event: LoginEvent) -> JobSpec | None:
+    """The picture URL's job (the same URL is the same work), or, for providers that give no
+    URL but hold a photo (Microsoft), one fetch per login; nothing otherwise."""
     url = event.profile.avatar_url
-    if not url:
-        return None
-    digest = hashlib.sha256(url.encode()).hexdigest()[:40]
-    return JobSpec(key=f"url:{digest}", payload={"url": url})
+    if url:
+        digest = hashlib.sha256(url.encode()).hexdigest()[:40]
+        return JobSpec(key=f"url:{digest}", payload={"url": url})
+    provider = providers.for_id(event.provider)
+    if provider is not None and provider.photo_source:
+        return JobSpec(
+            key=f"{provider.photo_source}:{event.login_id}",
+            payload={"source": provider.photo_source},
+        )
+    return None
 
 
 @register("avatar", plan=plan_avatar)
 def avatar(job: Job) -> None:
-    """Download, normalise and store the picture at ``payload["url"]``."""
-    from .avatars import AvatarRejected, fetch_avatar_image, store_avatar
+    """Download, normalise and store the picture at ``payload["url"]``, or the photo of the
+    source named by ``payload["source"]``."""
+    from .avatars import AvatarRejected
+
+    try:
+        if job.payload.get("source") == "microsoft-graph":
+            _graph_avatar(job)
+        else:
+            _url_avatar(job)
+    except AvatarRejected as exc:
+        if exc.reason == "no_photo":
+            # Not a failure: the user simply has no photo. Nothing to retry or replay.
+            logger.info("postlogin: avatar job %s: no photo for user %s", job.pk, job.user_id)
+            return
+        raise PermanentJobError(str(exc)) from exc
+
+
+def _url_avatar(job: Job) -> None:
+    from .avatars import fetch_avatar_image, store_avatar
 
     url = job.payload.get("url")
     if not isinstance(url, str) or not url:
@@ -135,11 +161,15 @@ def avatar(job: Job) -> None:
     profile = Profile.for_user_id(job.user_id)
     if profile.avatar and profile.avatar_source_url == url:
         return
-    try:
-        image = fetch_avatar_image(url)
-    except AvatarRejected as exc:
-        raise PermanentJobError(str(exc)) from exc
-    store_avatar(profile, image, url)
+    store_avatar(profile, fetch_avatar_image(url), url)
+
+
+def _graph_avatar(job: Job) -> None:
+    from . import msgraph
+    from .avatars import store_avatar
+
+    image = msgraph.fetch_photo(job.user_id, providers.Microsoft.backend_names)
+    store_avatar(Profile.for_user_id(job.user_id), image, msgraph.PHOTO_URL)
 
 
 # --- welcome email ----------------------------------------------------------------------------

@@ -1,90 +1,323 @@
-"""The outbound HTTP client every job uses: timeouts, a byte cap, and clear error types."""
+"""The one outbound HTTP client every job uses.
+
+Each request goes only where :mod:`postlogin.addresses` allows: the URL's host is resolved once,
+every address is vetted, and the connection is made to the vetted address while the ``Host``
+header, TLS SNI and certificate check still use the host name. Redirects are followed here, one
+hop at a time, each hop checked like the first. Every fetch has connect and read timeouts, an
+overall time budget, and a byte cap enforced while the body streams in.
+
+Errors carry a stable ``reason``. :class:`TransientFetchError` means trying again later may help
+(the job runner retries only those); any other :class:`FetchError` is final.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import email.utils
+import time
+from collections.abc import Mapping
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
 
+from . import addresses
 from .conf import postlogin_settings
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
 
 
 class FetchError(Exception):
-    """A download that will not succeed by retrying it (bad URL, 404, too large...)."""
+    """A download that will not succeed by retrying it (refused URL, 404, too large...).
+
+    ``reason`` is a stable code (``address_not_allowed``, ``too_large``, ``http_status``...);
+    ``status`` the HTTP status when the server answered one.
+    """
+
+    def __init__(self, reason: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
 
 
 class TransientFetchError(FetchError):
-    """A download that may succeed later (connection error, timeout, 5xx, 429)."""
+    """A download that may succeed later (connection error, timeout, 5xx, 429).
+
+    ``retry_after`` is the server's ``Retry-After``, in seconds, when it sent one.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason, message, status=status)
+        self.retry_after = retry_after
 
 
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+
+#: What ``verify`` means for TLS: True checks certificates against certifi's bundle (requests'
+#: default); a path to a CA bundle replaces it.
+CA_BUNDLE: bool | str = True
 
 
-def fetch_bytes(url: str, *, max_bytes: int) -> tuple[bytes, str]:
+@dataclass(frozen=True)
+class _Hop:
+    """One request of a fetch: the prepared request and where it may connect."""
+
+    request: requests.PreparedRequest
+    destination: addresses.Destination
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to one vetted address, whatever the request's host name resolves to now.
+
+    Only the connection pool's address changes: the request keeps its URL, so the ``Host``
+    header, SNI and the certificate check are those of the host name.
+    """
+
+    def __init__(self, destination: addresses.Destination) -> None:
+        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+        self.destination = destination
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[_HostParams, _PoolKwargs]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        host_params["host"] = self.destination.address
+        host_params["port"] = self.destination.port
+        if host_params["scheme"] == "https":
+            # urllib3 takes it; the type stub lists only the keys requests itself sets.
+            pool_kwargs["server_hostname"] = self.destination.hostname  # type: ignore[typeddict-unknown-key]
+        return host_params, pool_kwargs
+
+
+def fetch_bytes(
+    url: str, *, max_bytes: int, headers: Mapping[str, str] | None = None
+) -> tuple[bytes, str]:
     """GET ``url`` and return ``(body, content_type)``, reading at most ``max_bytes``.
 
-    The cap is enforced while streaming, so a huge or endless body never sits in memory.
+    Redirects are followed up to ``FETCH_MAX_REDIRECTS``; an ``Authorization`` header is sent
+    to the first URL's origin only.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"not an http(s) URL: {url!r}")
-    if parts.username or parts.password:
-        raise FetchError("credentials in URLs are refused")
+    connect_timeout, read_timeout = postlogin_settings.HTTP_TIMEOUT
+    # The read timeout bounds each wait for data, not a body that trickles in a byte at a time.
+    deadline = time.monotonic() + connect_timeout + read_timeout
+    request_headers = {
+        "User-Agent": postlogin_settings.HTTP_USER_AGENT,
+        # Compressed transfer would let a small body expand past the cap; pictures are
+        # compressed already.
+        "Accept-Encoding": "identity",
+        **(headers or {}),
+    }
+    origin = _origin(url)
+    for _hop in range(postlogin_settings.FETCH_MAX_REDIRECTS + 1):
+        if _origin(url) != origin:
+            request_headers.pop("Authorization", None)
+        hop = _prepare(url, request_headers)
+        with (
+            closing(_PinnedAdapter(hop.destination)) as adapter,
+            _send(adapter, hop, deadline) as response,
+        ):
+            if response.status_code in _REDIRECT_STATUS:
+                url = _redirect_target(response, hop)
+                continue
+            _check_status(response, hop)
+            body = _read_body(response, hop, max_bytes, deadline)
+            return body, response.headers.get("Content-Type", "")
+    raise FetchError(
+        "too_many_redirects",
+        f"more than {postlogin_settings.FETCH_MAX_REDIRECTS} redirects (FETCH_MAX_REDIRECTS)",
+    )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
     try:
-        response = requests.get(
-            url,
-            timeout=tuple(postlogin_settings.HTTP_TIMEOUT),
+        parts = urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or ""), parts.port
+    except ValueError:
+        return "", "", None
+
+
+def _prepare(
+    url: str, headers: Mapping[str, str], *, method: str = "GET", body: bytes | None = None
+) -> _Hop:
+    """Check the URL, resolve and vet its host, and build the request."""
+    try:
+        request = requests.Request(method, url, headers=dict(headers), data=body).prepare()
+        parts = urlsplit(request.url or "")
+        port = parts.port
+    except (requests.RequestException, ValueError) as exc:
+        raise FetchError("bad_url", f"not a valid URL: {url[:200]!r} ({exc})") from exc
+    allowed_schemes = ("https", "http") if postlogin_settings.FETCH_ALLOW_HTTP else ("https",)
+    if parts.scheme not in allowed_schemes:
+        hint = " (plain http needs FETCH_ALLOW_HTTP)" if parts.scheme == "http" else ""
+        what = f"{parts.scheme}: URLs" if parts.scheme else "URLs without a scheme"
+        raise FetchError("scheme_not_allowed", f"{what} are refused{hint}")
+    if parts.username is not None or parts.password is not None:
+        raise FetchError("credentials_in_url", "URLs with credentials are refused")
+    if not parts.hostname:
+        raise FetchError("bad_url", f"no host in URL: {url[:200]!r}")
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        destination = addresses.destination(parts.hostname, port)
+    except addresses.AddressRefused as exc:
+        raise FetchError(
+            "address_not_allowed", f"{exc} (allow it with FETCH_ALLOWED_NETWORKS)"
+        ) from exc
+    except addresses.Unresolvable as exc:
+        error = TransientFetchError if exc.transient else FetchError
+        raise error("unresolvable", str(exc)) from exc
+    # The pool connects to an address, so name the host ourselves (with its port, if any).
+    request.headers["Host"] = parts.netloc
+    return _Hop(request=request, destination=destination)
+
+
+def _send(adapter: _PinnedAdapter, hop: _Hop, deadline: float) -> requests.Response:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TransientFetchError("timeout", "the download took longer than HTTP_TIMEOUT allows")
+    connect_timeout, read_timeout = postlogin_settings.HTTP_TIMEOUT
+    host = hop.destination.hostname
+    try:
+        return adapter.send(
+            hop.request,
             stream=True,
-            headers={"User-Agent": postlogin_settings.HTTP_USER_AGENT},
+            timeout=(min(connect_timeout, remaining), min(read_timeout, remaining)),
+            verify=CA_BUNDLE,
+            proxies={},
         )
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise TransientFetchError(f"{type(exc).__name__}: {exc}") from exc
-    except requests.RequestException as exc:
-        raise FetchError(f"{type(exc).__name__}: {exc}") from exc
-    with response:
-        if response.status_code in _TRANSIENT_STATUS:
-            raise TransientFetchError(f"HTTP {response.status_code} from {parts.hostname}")
-        if response.status_code != 200:
-            raise FetchError(f"HTTP {response.status_code} from {parts.hostname}")
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise FetchError(f"body of {declared} bytes is over the {max_bytes}-byte cap")
-        body = bytearray()
-        try:
-            for chunk in response.iter_content(chunk_size=64 * 1024):
-                body += chunk
-                if len(body) > max_bytes:
-                    raise FetchError(f"body is over the {max_bytes}-byte cap")
-        except requests.RequestException as exc:
-            raise TransientFetchError(f"{type(exc).__name__}: {exc}") from exc
-        return bytes(body), response.headers.get("Content-Type", "")
+    except requests.Timeout as exc:
+        raise TransientFetchError("timeout", f"timed out talking to {host}: {exc}") from exc
+    except requests.exceptions.SSLError as exc:
+        raise FetchError("tls_error", f"TLS failure with {host}: {exc}") from exc
+    except ValueError as exc:  # requests' InvalidURL and InvalidHeader among them
+        raise FetchError("bad_url", f"cannot request {host}: {exc}") from exc
+    except (requests.RequestException, OSError) as exc:
+        raise TransientFetchError(
+            "connection_error", f"cannot connect to {host}: {type(exc).__name__}"
+        ) from exc
+
+
+def _redirect_target(response: requests.Response, hop: _Hop) -> str:
+    location = response.headers.get("Location", "").strip()
+    if not location:
+        raise FetchError(
+            "bad_redirect",
+            f"HTTP {response.status_code} from {hop.destination.hostname} without a Location",
+            status=response.status_code,
+        )
+    return urljoin(hop.request.url or "", location)
+
+
+def _check_status(response: requests.Response, hop: _Hop) -> None:
+    status = response.status_code
+    message = f"HTTP {status} from {hop.destination.hostname}"
+    if status in _TRANSIENT_STATUS:
+        raise TransientFetchError(
+            "http_status",
+            message,
+            status=status,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    if status != 200:
+        raise FetchError("http_status", message, status=status)
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise FetchError(
+            "unexpected_encoding", f"Content-Encoding {encoding!r} was not asked for", status=200
+        )
+
+
+def _read_body(response: requests.Response, hop: _Hop, max_bytes: int, deadline: float) -> bytes:
+    declared = response.headers.get("Content-Length", "").strip()
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(
+            "too_large", f"Content-Length {declared} is over the {max_bytes}-byte cap", status=200
+        )
+    body = bytearray()
+    raw: urllib3.BaseHTTPResponse = response.raw
+    try:
+        while True:
+            # read1: return whatever one socket read brings, so that the deadline is checked
+            # between reads even when the server sends a byte at a time.
+            chunk = raw.read1(_CHUNK, decode_content=False)
+            if not chunk:
+                return bytes(body)
+            body += chunk
+            if len(body) > max_bytes:
+                raise FetchError("too_large", f"body is over the {max_bytes}-byte cap", status=200)
+            if time.monotonic() > deadline:
+                raise TransientFetchError(
+                    "timeout",
+                    f"{hop.destination.hostname} sent the body too slowly (HTTP_TIMEOUT)",
+                    status=200,
+                )
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise TransientFetchError(
+            "timeout", f"{hop.destination.hostname} stopped sending: {exc}"
+        ) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise TransientFetchError(
+            "connection_error",
+            f"connection to {hop.destination.hostname} broke: {type(exc).__name__}",
+        ) from exc
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header (seconds, or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def post(
-    url: str, body: bytes, headers: dict[str, str], *, max_bytes: int = 64 * 1024
+    url: str, body: bytes, headers: Mapping[str, str], *, max_bytes: int = 64 * 1024
 ) -> tuple[int, dict[str, str]]:
-    """POST ``body`` and return ``(status, response headers)``; the response body is read up
-    to ``max_bytes`` and dropped. Connection errors and timeouts are transient."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"not an http(s) URL: {url!r}")
-    try:
-        response = requests.post(
-            url,
-            data=body,
-            headers={"User-Agent": postlogin_settings.HTTP_USER_AGENT, **headers},
-            timeout=tuple(postlogin_settings.HTTP_TIMEOUT),
-            stream=True,
-            allow_redirects=False,
-        )
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise TransientFetchError(f"{type(exc).__name__}: {exc}") from exc
-    except requests.RequestException as exc:
-        raise FetchError(f"{type(exc).__name__}: {exc}") from exc
-    with response:
+    """POST ``body`` to ``url`` through the same guard as :func:`fetch_bytes` (vetted address,
+    timeouts); return ``(status, response headers)``. Redirects are not followed: a receiver
+    that redirects a POST gets its 3xx reported. The response body is read up to ``max_bytes``
+    and dropped. Connection errors and timeouts raise :class:`TransientFetchError`."""
+    connect_timeout, read_timeout = postlogin_settings.HTTP_TIMEOUT
+    deadline = time.monotonic() + connect_timeout + read_timeout
+    request_headers = {
+        "User-Agent": postlogin_settings.HTTP_USER_AGENT,
+        "Accept-Encoding": "identity",
+        **headers,
+    }
+    hop = _prepare(url, request_headers, method="POST", body=body)
+    with (
+        closing(_PinnedAdapter(hop.destination)) as adapter,
+        _send(adapter, hop, deadline) as response,
+    ):
         received = 0
-        for chunk in response.iter_content(chunk_size=16 * 1024):
-            received += len(chunk)
-            if received > max_bytes:
-                break
+        try:
+            for chunk in response.iter_content(chunk_size=16 * 1024):
+                received += len(chunk)
+                if received > max_bytes or time.monotonic() > deadline:
+                    break
+        except requests.RequestException:
+            pass  # the status line is what counts; a broken body does not change it
         return response.status_code, dict(response.headers)

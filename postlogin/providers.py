@@ -1,19 +1,32 @@
 """Provider payload -> :class:`~postlogin.events.ProviderProfile`.
 
 One small declarative class per provider. ``backend_names`` are social-core backend names,
-``allauth_ids`` are django-allauth provider ids; both map to the one provider ``id``.
-Extraction never raises: whatever the payload, a strange value becomes a missing field.
+``allauth_ids`` are django-allauth provider ids; both map to the one provider ``id``. The payload
+is social-core's ``response`` (user data merged with the token response) or allauth's
+``SocialAccount.extra_data``.
+
+Extraction never raises: whatever the payload, a strange value becomes a missing field, so a
+provider's odd answer can never break a login. See docs/providers.md to add a provider.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 from .events import ProviderProfile
 
+#: The longest avatar URL kept (``Profile.avatar_source_url`` holds up to this many characters).
+MAX_URL_LENGTH = 2048
+#: Numbers as large as this become text; str() of a huge int raises ValueError (Python's
+#: int/str conversion limit), and no provider's id is anywhere near it.
+_MAX_INT = 10**40
+_DIGITS = re.compile(r"[0-9]{1,40}")
 
-def text(payload: Mapping[str, Any], *path: str) -> str | None:
+
+def text(payload: Any, *path: str) -> str | None:
     """The non-empty string at ``payload[path[0]][path[1]]...``, or None."""
     value: Any = payload
     for key in path:
@@ -22,16 +35,39 @@ def text(payload: Mapping[str, Any], *path: str) -> str | None:
         value = value.get(key)
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, int) and -_MAX_INT < value < _MAX_INT:
         return str(value)
-    if isinstance(value, str) and value.strip():
+    # PostgreSQL cannot store NUL, and no genuine identifier, name or address contains one.
+    if isinstance(value, str) and value.strip() and "\x00" not in value:
         return value.strip()
     return None
+
+
+def http_url(value: str | None) -> str | None:
+    """``value`` if it is an absolute http(s) URL with a host that we could store, else None."""
+    if not value or len(value) > MAX_URL_LENGTH:
+        return None
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        return None
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return value
 
 
 def truthy_claim(value: Any) -> bool:
     """An ``email_verified`` claim: True, or the string "true" some providers send."""
     return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def digits(value: str | None) -> str | None:
+    """``value`` if it is a plain decimal number (safe to put in a URL path), else None."""
+    return value if value and _DIGITS.fullmatch(value) else None
 
 
 class Provider:
@@ -44,19 +80,24 @@ class Provider:
     email_key: ClassVar[str] = "email"
     name_key: ClassVar[str] = "name"
     avatar_key: ClassVar[str | None] = None
+    #: Where the avatar comes from when the payload has no URL (the ``avatar`` job reads it).
+    photo_source: ClassVar[str | None] = None
 
     def profile(self, payload: Any) -> ProviderProfile:
         """The normalised profile; any value that is not the expected shape is left out."""
-        if not isinstance(payload, Mapping):
-            payload = {}
-        email = self.email(payload)
+        claims = self.claims(payload) if isinstance(payload, Mapping) else {}
+        email = self.email(claims)
         return ProviderProfile(
-            uid=self.uid(payload),
+            uid=self.uid(claims),
             email=email,
-            email_verified=bool(email) and self.email_verified(payload, email or ""),
-            name=self.name(payload),
-            avatar_url=self.avatar_url(payload),
+            email_verified=bool(email) and self.email_verified(claims, email or ""),
+            name=self.name(claims),
+            avatar_url=http_url(self.avatar_url(claims)),
         )
+
+    def claims(self, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The mapping the other methods read (a provider may flatten nested data here)."""
+        return payload
 
     def uid(self, payload: Mapping[str, Any]) -> str | None:
         return text(payload, self.uid_key)
@@ -75,13 +116,27 @@ class Provider:
 
 
 class OpenIDConnect(Provider):
-    """Standard OpenID Connect claims (userinfo merged with the token response)."""
+    """Standard OpenID Connect claims: social-core passes userinfo merged with the token
+    response; allauth keeps ``{"userinfo": {...}, "id_token": {...claims}}``."""
 
     id = "oidc"
     backend_names: ClassVar[tuple[str, ...]] = ("oidc",)
     allauth_ids: ClassVar[tuple[str, ...]] = ("openid_connect",)
     uid_key = "sub"
     avatar_key = "picture"
+
+    def claims(self, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        # ID token claims, then userinfo over them (fresher), then top-level keys. A raw ID
+        # token (a string) is not decoded here: verifying it is the login library's job.
+        merged: dict[Any, Any] = {}
+        for nested in ("id_token", "userinfo"):
+            value = payload.get(nested)
+            if isinstance(value, Mapping):
+                merged.update(value)
+        merged.update(
+            (key, value) for key, value in payload.items() if key not in ("id_token", "userinfo")
+        )
+        return merged
 
 
 class Google(OpenIDConnect):
@@ -99,6 +154,15 @@ class Google(OpenIDConnect):
         )
 
 
+class LinkedIn(OpenIDConnect):
+    """Sign In with LinkedIn (OpenID Connect); allauth configures it as an ``openid_connect``
+    app whose ``provider_id`` is ``linkedin``."""
+
+    id = "linkedin"
+    backend_names = ("linkedin-openidconnect",)
+    allauth_ids = ("linkedin",)
+
+
 class GitHub(Provider):
     id = "github"
     backend_names = ("github",)
@@ -108,23 +172,182 @@ class GitHub(Provider):
     def name(self, payload: Mapping[str, Any]) -> str | None:
         return text(payload, "name") or text(payload, "login")
 
+    def email(self, payload: Mapping[str, Any]) -> str | None:
+        # /user's "email" is the public one and may be null; /user/emails names the primary.
+        return text(payload, "email") or next(
+            (text(entry, "email") for entry in _entries(payload, "emails") if _is_primary(entry)),
+            None,
+        )
+
     def email_verified(self, payload: Mapping[str, Any], email: str) -> bool:
         # /user's "email" carries no verified flag; only the /user/emails list does.
-        emails = payload.get("emails")
-        if not isinstance(emails, list):
-            return False
         return any(
-            isinstance(entry, Mapping)
-            and text(entry, "email") == email
-            and entry.get("verified") is True
-            for entry in emails
+            text(entry, "email") == email and entry.get("verified") is True
+            for entry in _entries(payload, "emails")
         )
 
 
-class Generic(Provider):
+def _entries(payload: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = payload.get(key)
+    if not isinstance(value, list):
+        return []
+    return [entry for entry in value if isinstance(entry, Mapping)]
+
+
+def _is_primary(entry: Mapping[str, Any]) -> bool:
+    return entry.get("primary") is True
+
+
+class GitLab(Provider):
+    id = "gitlab"
+    backend_names = ("gitlab",)
+    allauth_ids = ("gitlab",)
+    avatar_key = "avatar_url"
+
+    def name(self, payload: Mapping[str, Any]) -> str | None:
+        return text(payload, "name") or text(payload, "username")
+
+    def email_verified(self, payload: Mapping[str, Any], email: str) -> bool:
+        # /api/v4/user tells the current user when their address was confirmed.
+        return truthy_claim(payload.get("email_verified")) or bool(text(payload, "confirmed_at"))
+
+
+class Facebook(Provider):
+    id = "facebook"
+    backend_names = ("facebook", "facebook-app")
+    allauth_ids = ("facebook",)
+
+    def email_verified(self, payload: Mapping[str, Any], email: str) -> bool:
+        # The Graph API sends no verified flag for "email".
+        return False
+
+    def avatar_url(self, payload: Mapping[str, Any]) -> str | None:
+        picture = payload.get("picture")
+        data = picture.get("data") if isinstance(picture, Mapping) else None
+        if isinstance(data, Mapping):
+            if data.get("is_silhouette") is True:
+                return None  # Facebook's grey placeholder, not the user's picture
+            if url := text(data, "url"):
+                return url
+        # Without the "picture" field requested, the picture endpoint of the user's id.
+        uid = digits(text(payload, "id"))
+        return f"https://graph.facebook.com/{uid}/picture?type=large" if uid else None
+
+
+class X(Provider):
+    """X (Twitter) OAuth 2.0: ``GET /2/users/me`` data."""
+
+    id = "twitter"
+    backend_names = ("twitter-oauth2",)
+    allauth_ids = ("twitter_oauth2",)
+    #: ``_normal`` is 48 px; ``_400x400`` is the largest square size X serves.
+    avatar_size_suffix = "_400x400"
+
+    def name(self, payload: Mapping[str, Any]) -> str | None:
+        return text(payload, "name") or text(payload, "username")
+
+    def email(self, payload: Mapping[str, Any]) -> str | None:
+        return text(payload, "confirmed_email") or text(payload, "email")
+
+    def email_verified(self, payload: Mapping[str, Any], email: str) -> bool:
+        return text(payload, "confirmed_email") == email
+
+    def avatar_url(self, payload: Mapping[str, Any]) -> str | None:
+        url = http_url(text(payload, "profile_image_url"))
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        folder, slash, file_name = parts.path.rpartition("/")
+        stem, dot, extension = file_name.rpartition(".")
+        if not dot:
+            stem, extension = extension, ""
+        if stem.endswith("_normal"):
+            stem = stem.removesuffix("_normal") + self.avatar_size_suffix
+        return urlunsplit(parts._replace(path=f"{folder}{slash}{stem}{dot}{extension}"))
+
+
+class Discord(Provider):
+    id = "discord"
+    backend_names = ("discord",)
+    allauth_ids = ("discord",)
+    #: A user's avatar is an image hash, "a_" first when animated.
+    _HASH = re.compile(r"(a_)?[0-9a-f]{32}")
+
+    def name(self, payload: Mapping[str, Any]) -> str | None:
+        return text(payload, "global_name") or text(payload, "username")
+
+    def email_verified(self, payload: Mapping[str, Any], email: str) -> bool:
+        return payload.get("verified") is True
+
+    def avatar_url(self, payload: Mapping[str, Any]) -> str | None:
+        uid = digits(text(payload, "id"))
+        avatar_hash = text(payload, "avatar")
+        if not uid or not avatar_hash or not self._HASH.fullmatch(avatar_hash):
+            return None  # no custom avatar: Discord shows a default one
+        # PNG even for animated avatars: the first frame, as for any other provider.
+        return f"https://cdn.discordapp.com/avatars/{uid}/{avatar_hash}.png?size=512"
+
+
+class Microsoft(Provider):
+    """Microsoft Entra ID: Graph's ``/me`` (``microsoft-graph``, allauth ``microsoft``) or the
+    ID token claims (``azuread-*``). No picture URL: the ``avatar`` job reads the photo's bytes
+    from Graph with the user's stored access token."""
+
+    id = "microsoft"
+    backend_names = (
+        "microsoft-graph",
+        "azuread-oauth2",
+        "azuread-oauth2-v2",
+        "azuread-tenant-oauth2",
+        "azuread-v2-tenant-oauth2",
+    )
+    allauth_ids = ("microsoft",)
+    photo_source = "microsoft-graph"
+
+    def uid(self, payload: Mapping[str, Any]) -> str | None:
+        return text(payload, "id") or text(payload, "oid") or text(payload, "sub")
+
+    def email(self, payload: Mapping[str, Any]) -> str | None:
+        return (
+            text(payload, "mail")
+            or text(payload, "email")
+            or text(payload, "userPrincipalName")
+            or text(payload, "upn")
+        )
+
+    def email_verified(self, payload: Mapping[str, Any], email: str) -> bool:
+        # Entra ID's mail and UPN are set by tenant admins and never verified: trusting them
+        # lets one tenant sign in as another's user ("nOAuth").
+        return False
+
+    def name(self, payload: Mapping[str, Any]) -> str | None:
+        return text(payload, "displayName") or text(payload, "name")
+
+
+class Apple(Provider):
+    """Sign in with Apple: the ID token claims. Apple sends the name only on the first login,
+    outside the token (social-core keeps it under ``_apple_user_name``, allauth under
+    ``name``); there is no picture."""
+
+    id = "apple"
+    backend_names = ("apple-id",)
+    allauth_ids = ("apple",)
+    uid_key = "sub"
+
+    def name(self, payload: Mapping[str, Any]) -> str | None:
+        for key in ("_apple_user_name", "name"):
+            parts = [text(payload, key, part) for part in ("firstName", "lastName")]
+            if full := " ".join(part for part in parts if part):
+                return full
+        return None
+
+
+class Generic(OpenIDConnect):
     """Fallback for backends without a dedicated extractor: common key names only."""
 
     id = "generic"
+    backend_names = ()
+    allauth_ids = ()
 
     def uid(self, payload: Mapping[str, Any]) -> str | None:
         return text(payload, "sub") or text(payload, "id")
@@ -132,12 +355,21 @@ class Generic(Provider):
     def avatar_url(self, payload: Mapping[str, Any]) -> str | None:
         return text(payload, "picture") or text(payload, "avatar_url")
 
-    def email_verified(self, payload: Mapping[str, Any], email: str) -> bool:
-        return truthy_claim(payload.get("email_verified"))
 
+PROVIDERS: tuple[type[Provider], ...] = (
+    OpenIDConnect,
+    Google,
+    LinkedIn,
+    GitHub,
+    GitLab,
+    Facebook,
+    X,
+    Discord,
+    Microsoft,
+    Apple,
+)
 
-PROVIDERS: tuple[type[Provider], ...] = (OpenIDConnect, Google, GitHub)
-
+_BY_ID = {cls.id: cls for cls in PROVIDERS}
 _BY_BACKEND = {name: cls for cls in PROVIDERS for name in cls.backend_names}
 _BY_ALLAUTH = {name: cls for cls in PROVIDERS for name in cls.allauth_ids}
 
@@ -150,6 +382,12 @@ def for_backend(backend_name: str) -> Provider:
 def for_allauth(provider_id: str) -> Provider:
     """The extractor for a django-allauth provider id (a generic one if unknown)."""
     return _BY_ALLAUTH.get(provider_id, Generic)()
+
+
+def for_id(provider_id: str) -> Provider | None:
+    """The extractor whose ``id`` is ``provider_id`` (as recorded on jobs), if any."""
+    cls = _BY_ID.get(provider_id)
+    return cls() if cls else None
 
 
 def provider_id(provider: Provider, fallback: str) -> str:

@@ -10,9 +10,7 @@ Delivery: 2xx is done; 408, 429 and 5xx are retried with backoff, no sooner than
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -23,7 +21,7 @@ from .conf import postlogin_settings
 from .events import LoginEvent
 from .jobs import JobSpec, PermanentJobError, RetryLater, register
 from .models import Job
-from .net import post
+from .net import post, retry_after_seconds
 from .webhooks import signed_headers
 
 SIGNUP, LOGIN = "signup", "login"
@@ -67,19 +65,6 @@ def plan_webhooks(event: LoginEvent) -> list[JobSpec]:
                 )
             )
     return specs
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 @register("webhook", plan=plan_webhooks)

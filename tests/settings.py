@@ -54,7 +54,10 @@ EMAIL_BACKEND = os.environ.get(
     "POSTLOGIN_TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
 )
 EMAIL_FILE_PATH = os.environ.get("POSTLOGIN_TEST_EMAIL_DIR")
-POSTLOGIN = json.loads(os.environ.get("POSTLOGIN_TEST_SETTINGS", "{}"))
+# The suite's picture hosts are loopback servers on plain http: allow exactly that. A test that
+# replaces POSTLOGIN wholesale starts from this dict ({**TEST_POSTLOGIN, ...}) to keep it.
+TEST_POSTLOGIN = {"FETCH_ALLOW_HTTP": True, "FETCH_ALLOWED_NETWORKS": ["127.0.0.0/8"]}
+POSTLOGIN = {**TEST_POSTLOGIN, **json.loads(os.environ.get("POSTLOGIN_TEST_SETTINGS", "{}"))}
 DEFAULT_FROM_EMAIL = "welcome@example.com"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -49,6 +49,13 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
         ("PHONE_REQUIRED_FOR", "everyone", "'new_users' or 'users_without_phone'"),
         ("TERMS_URL", "", "None or a URL"),
         ("PARTIAL_MAX_AGE", 0, "positive integer"),
+        ("FETCH_ALLOW_HTTP", "yes", "True or False"),
+        ("FETCH_MAX_REDIRECTS", -1, "integer >= 0"),
+        ("FETCH_ALLOWED_NETWORKS", "127.0.0.0/8", "list of networks in CIDR notation"),
+        ("FETCH_ALLOWED_NETWORKS", ["127.0.0.0/33"], "127.0.0.0/33"),
+        ("FETCH_ALLOWED_NETWORKS", ["localhost"], "'localhost'"),
+        ("FETCH_ALLOWED_NETWORKS", [None], "None"),
+        ("FETCH_ALLOWED_NETWORKS", ["10.0.0.1/8"], "has host bits set"),
     ],
 )
 def test_invalid_values_name_the_setting(key: str, value: Any, message: str) -> None:
@@ -65,3 +72,22 @@ def test_setting_must_be_a_dict() -> None:
         pytest.raises(ImproperlyConfigured, match="must be a dict"),
     ):
         postlogin_settings.AVATAR_SIZE  # noqa: B018
+
+
+def test_fetch_defaults_allow_public_https_only(settings: Any) -> None:
+    del settings.POSTLOGIN
+    assert postlogin_settings.FETCH_ALLOW_HTTP is False
+    assert postlogin_settings.FETCH_ALLOWED_NETWORKS == []
+    assert postlogin_settings.FETCH_MAX_REDIRECTS == 3
+
+
+def test_allowed_networks_take_addresses_and_both_ip_versions() -> None:
+    from postlogin.addresses import allowed_networks
+
+    networks = ["127.0.0.0/8", "10.1.2.3", "fd12:3456::/48"]
+    with override_settings(POSTLOGIN={"FETCH_ALLOWED_NETWORKS": networks}):
+        assert [str(n) for n in allowed_networks()] == [
+            "127.0.0.0/8",
+            "10.1.2.3/32",
+            "fd12:3456::/48",
+        ]

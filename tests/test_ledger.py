@@ -16,6 +16,8 @@ from postlogin.breaker import CircuitBreaker
 from postlogin.models import Job
 from postlogin.signals import job_failed, job_succeeded
 
+from .settings import TEST_POSTLOGIN
+
 pytestmark = pytest.mark.django_db
 MakeJob = Callable[..., Job]
 
@@ -104,7 +106,12 @@ def test_success_records_done_and_signals(
 def test_transient_error_retries_with_jittered_backoff(
     make_job: MakeJob, recorded_kind: list[Any], settings: Any
 ) -> None:
-    settings.POSTLOGIN = {"RETRY_BACKOFF": 3, "RETRY_BACKOFF_MAX": 10, "MAX_RETRIES": 5}
+    settings.POSTLOGIN = {
+        **TEST_POSTLOGIN,
+        "RETRY_BACKOFF": 3,
+        "RETRY_BACKOFF_MAX": 10,
+        "MAX_RETRIES": 5,
+    }
     job = make_job(kind="test", payload={"raise": "transient"})
     countdowns = []
     for attempt in range(1, 5):
@@ -122,7 +129,7 @@ def test_transient_error_retries_with_jittered_backoff(
 def test_retries_are_bounded(
     make_job: MakeJob, recorded_kind: list[Any], settings: Any, signals: dict[str, list[Any]]
 ) -> None:
-    settings.POSTLOGIN = {"MAX_RETRIES": 2}
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "MAX_RETRIES": 2}
     job = make_job(kind="test", payload={"raise": "transient"})
     outcomes = [runner.run(job.pk).state for _ in range(4)]
     assert outcomes == ["retry", "retry", "failed", "skipped"]
@@ -213,13 +220,13 @@ def test_replay_sends_failed_jobs_round_again(
 
 
 def test_circuit_breaker_opens_then_lets_one_probe_through(settings: Any) -> None:
-    settings.POSTLOGIN = {"BROKER_COOLDOWN": 0}
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "BROKER_COOLDOWN": 0}
     breaker = CircuitBreaker()
     assert breaker.allow()
     breaker.record_failure()
     assert breaker.is_open
     assert breaker.allow(), "cool-down over: one probe"
-    settings.POSTLOGIN = {"BROKER_COOLDOWN": 60}
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "BROKER_COOLDOWN": 60}
     breaker.record_failure()
     assert not breaker.allow()
     breaker.record_success()

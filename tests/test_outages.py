@@ -38,11 +38,13 @@ from .helpers import (
     worker_process,
 )
 from .payloads import GOOGLE_TOKEN, GOOGLE_USERINFO
+from .settings import TEST_POSTLOGIN
 from .social_flow import social_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 FAST_LEDGER = {
+    **TEST_POSTLOGIN,
     "RELAY_PENDING_AFTER": 0,
     "MAX_RETRIES": 5,
     "RETRY_BACKOFF": 0,

@@ -11,6 +11,7 @@ from postlogin.models import Job
 from postlogin.pipeline import schedule_post_login_tasks
 
 from .payloads import GITHUB_EMAILS, GITHUB_TOKEN, GITHUB_USER, GOOGLE_TOKEN, GOOGLE_USERINFO
+from .settings import TEST_POSTLOGIN
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +113,11 @@ def test_step_continues_the_pipeline_and_ignores_missing_user(memory_broker: Any
 def test_job_lists_come_from_settings(
     user: Any, memory_broker: Any, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
-    settings.POSTLOGIN = {"LOGIN_JOBS": [], "SIGNUP_JOBS": ["welcome_email", "avatar"]}
+    settings.POSTLOGIN = {
+        **TEST_POSTLOGIN,
+        "LOGIN_JOBS": [],
+        "SIGNUP_JOBS": ["welcome_email", "avatar"],
+    }
     with django_capture_on_commit_callbacks(execute=True):
         run_step(user, "google-oauth2", GOOGLE_USERINFO, is_new=False)
     assert memory_broker() == []
@@ -128,8 +133,35 @@ def test_unknown_kind_in_settings_is_logged_not_raised(
     settings: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings.POSTLOGIN = {"LOGIN_JOBS": ["no_such_kind", "avatar"]}
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "LOGIN_JOBS": ["no_such_kind", "avatar"]}
     with django_capture_on_commit_callbacks(execute=True):
         run_step(user, "google-oauth2", GOOGLE_USERINFO, is_new=False)
     assert list(jobs_of(user)) == ["avatar"]
     assert "no job kind 'no_such_kind' is registered" in caplog.text
+
+
+def test_a_microsoft_login_plans_the_graph_photo_without_its_token(
+    user: Any, memory_broker: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from .payloads.microsoft import GRAPH_ME, GRAPH_TOKEN
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_step(user, "microsoft-graph", {**GRAPH_TOKEN, **GRAPH_ME}, is_new=False)
+    jobs = jobs_of(user)
+    assert list(jobs) == ["avatar"]
+    assert (jobs["avatar"].provider, jobs["avatar"].payload) == (
+        "microsoft",
+        {"source": "microsoft-graph"},
+    )
+    assert str(GRAPH_TOKEN["access_token"]) not in str(jobs["avatar"].payload)
+    assert memory_broker() == [("postlogin.run_job", (jobs["avatar"].pk,))]
+
+
+def test_an_apple_login_plans_no_avatar(
+    user: Any, memory_broker: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from .payloads.apple import APPLE_ID_TOKEN_CLAIMS
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_step(user, "apple-id", APPLE_ID_TOKEN_CLAIMS, is_new=False)
+    assert not Job.objects.filter(user=user).exists()

@@ -23,6 +23,7 @@ from postlogin.events import LoginEvent, ProviderProfile
 from postlogin.models import Job
 
 from .helpers import celery_app, require_postgresql, running_worker, wait_until, worker_process
+from .settings import TEST_POSTLOGIN
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -84,6 +85,7 @@ def receiver(reply: Callable[[str, int], Reply]) -> Iterator[Receiver]:
 
 def webhook_settings(url: str, **extra: Any) -> dict[str, Any]:
     return {
+        **TEST_POSTLOGIN,
         "LOGIN_JOBS": [],
         "SIGNUP_JOBS": [],
         "WEBHOOKS": [{"name": "crm", "url": url, "secret": SECRET, "events": ["signup"]}],

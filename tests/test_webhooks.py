@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from postlogin import webhooks
 from postlogin.conf import postlogin_settings
-from postlogin.webhook_jobs import retry_after_seconds
+from postlogin.net import retry_after_seconds
 
 SECRET = "whsec_" + base64.b64encode(b"postlogin-test-secret-32-bytes!!").decode()
 OTHER = "whsec_" + base64.b64encode(b"another-secret-of-32-bytes-long!").decode()

@@ -154,6 +154,11 @@ POSTLOGIN = {
     # Any other key, from the environment as JSON: POSTLOGIN_JSON='{"MAX_RETRIES": 1}'.
     **json.loads(os.environ.get("POSTLOGIN_JSON", "{}")),
 }
+if DEBUG:
+    # A provider running on this machine (OIDC_ENDPOINT on 127.0.0.1) serves its pictures over
+    # plain http from loopback: allow exactly that for the demo. Deployed, the defaults fetch
+    # public https URLs only (docs/security.md).
+    POSTLOGIN |= {"FETCH_ALLOW_HTTP": True, "FETCH_ALLOWED_NETWORKS": ["127.0.0.0/8"]}
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get(

@@ -1,0 +1,143 @@
+"""Property tests: no provider payload, however strange, makes extraction raise.
+
+A provider that changes its response shape, or sends a null, a number or a list where a string
+was documented, must cost the user at most a missing field, never the login.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from postlogin import providers
+from postlogin.events import LoginEvent, ProviderProfile
+from postlogin.jobs import plan_avatar
+
+#: Every key an extractor reads, so that generated payloads reach every branch.
+KNOWN_KEYS = [
+    "id",
+    "sub",
+    "oid",
+    "email",
+    "mail",
+    "upn",
+    "userPrincipalName",
+    "confirmed_email",
+    "email_verified",
+    "verified_email",
+    "verified",
+    "confirmed_at",
+    "emails",
+    "primary",
+    "name",
+    "login",
+    "username",
+    "global_name",
+    "displayName",
+    "firstName",
+    "lastName",
+    "_apple_user_name",
+    "picture",
+    "data",
+    "url",
+    "is_silhouette",
+    "avatar",
+    "avatar_url",
+    "profile_image_url",
+    "userinfo",
+    "id_token",
+]
+
+TRICKY_TEXT = [
+    "",
+    " ",
+    "\x00",
+    "true",
+    "TRUE",
+    "false",
+    "https://",
+    "https://[::1",
+    "https://example.com:99999/a.png",
+    "http://127.0.0.1/",
+    "javascript:alert(1)",
+    "//example.com/a.png",
+    "https://pbs.twimg.com/profile_images/1/_normal",
+    "https://example.com/_normal.",
+    "a_0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef",
+    "12345678901234567890",
+    "١٢٣",
+    "x" * 3000,
+]
+
+text_values = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(TRICKY_TEXT),
+    st.builds(
+        lambda scheme, rest: f"{scheme}{rest}",
+        st.sampled_from(["https://", "http://", "HTTPS://", "ftp://", "data:", ""]),
+        st.text(max_size=40),
+    ),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    # Past str()'s limit of 4300 digits (sys.get_int_max_str_digits()).
+    st.integers(min_value=10**4300, max_value=10**4310),
+    st.floats(allow_nan=True, allow_infinity=True),
+    text_values,
+)
+keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=8))
+json_values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(keys, children, max_size=6),
+    ),
+    max_leaves=25,
+)
+payloads = st.one_of(st.dictionaries(keys, json_values, max_size=12), json_values)
+
+EXTRACTORS: list[type[providers.Provider]] = [*providers.PROVIDERS, providers.Generic]
+
+
+def check(profile: ProviderProfile) -> None:
+    assert isinstance(profile, ProviderProfile)
+    for value in (profile.uid, profile.email, profile.name, profile.avatar_url):
+        assert value is None or (isinstance(value, str) and value and "\x00" not in value)
+    assert isinstance(profile.email_verified, bool)
+    assert profile.email is not None or profile.email_verified is False
+    if profile.avatar_url is not None:
+        assert profile.avatar_url.lower().startswith(("http://", "https://"))
+        assert len(profile.avatar_url) <= providers.MAX_URL_LENGTH
+        assert not any(char.isspace() for char in profile.avatar_url)
+
+
+@pytest.mark.parametrize("extractor", EXTRACTORS, ids=[cls.id for cls in EXTRACTORS])
+@settings(max_examples=150, deadline=None)
+@given(payload=payloads)
+def test_extraction_never_raises(extractor: type[providers.Provider], payload: Any) -> None:
+    check(extractor().profile(payload))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    provider=st.sampled_from([cls.id for cls in EXTRACTORS]),
+    payload=st.dictionaries(keys, json_values, max_size=12),
+)
+def test_what_is_extracted_can_be_planned_and_stored(provider: str, payload: Any) -> None:
+    extractor = providers.for_id(provider) or providers.Generic()
+    event = LoginEvent(
+        user_id=1, provider=provider, is_new=True, profile=extractor.profile(payload)
+    )
+    spec = plan_avatar(event)
+    if spec is not None:
+        # The payload goes into a JSON column in the login's own transaction.
+        json.dumps(spec.payload, allow_nan=False)
+        assert "\x00" not in json.dumps(spec.payload)
+        assert len(spec.key) <= 128
