@@ -25,8 +25,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy postlogin tests
 
+## pytest: the suite under each auth stack's settings, coverage combined over the three runs:
+## social-auth only (everything but tests/allauth, demo and browser tests included), allauth
+## only (tests/allauth), both installed (every test that needs no broker, worker or demo)
 pytest: $(STAMP)
-	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ds=tests.settings \
+		--cov --cov-report= --cov-fail-under=0 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ds=tests.settings_allauth tests/allauth \
+		--cov --cov-append --cov-report= --cov-fail-under=0 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ds=tests.settings_both -m "not integration and not demo" \
+		--cov --cov-append --cov-report=term $(PYTEST_ARGS)
 
 ## demo: the whole system on embedded defaults (SQLite database, SQLite-backed broker)
 demo: $(STAMP)

@@ -4,8 +4,10 @@ and beat, on embedded defaults (SQLite database, SQLite-backed broker, local med
 
 Every process is a child of this one and is stopped, by its PID, when this one stops.
 Environment: DEMO_WEB_PORT (8000), DEMO_IDP_PORT (8001), DEMO_VAR_DIR (example/var), and
-everything example/proj/settings.py reads (DATABASE_URL, CELERY_BROKER_URL or REDIS_URL,
-OIDC_ENDPOINT/OIDC_CLIENT_ID/OIDC_CLIENT_SECRET for another provider...).
+everything example/proj/settings.py reads (DEMO_AUTH=allauth for django-allauth instead of
+social-auth-app-django, DATABASE_URL, CELERY_BROKER_URL or REDIS_URL,
+OIDC_ENDPOINT/OIDC_CLIENT_ID/OIDC_CLIENT_SECRET for another provider...); every process gets
+the same environment.
 """
 
 from __future__ import annotations
@@ -122,8 +124,10 @@ def main() -> int:
     login_hint = (
         f"  Sign in as {DEMO_USERS}, password demo-password.\n" if "DEMO_LOCAL_IDP" in env else ""
     )
+    stack = "django-allauth" if env.get("DEMO_AUTH") == "allauth" else "social-auth-app-django"
     print(
-        f"\n  django-postlogin demo is running: open http://127.0.0.1:{env['DEMO_WEB_PORT']}/\n"
+        f"\n  django-postlogin demo ({stack}) is running: "
+        f"open http://127.0.0.1:{env['DEMO_WEB_PORT']}/\n"
         f"{login_hint}"
         "  Press Ctrl-C to stop every process.\n",
         flush=True,

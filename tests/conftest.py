@@ -2,15 +2,44 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from celery import Celery
+from django.apps import apps
 from PIL import Image
 
 from .helpers import SERVICE_URLS, celery_app, require_service
 
 Published = list[tuple[str, tuple[Any, ...]]]
+
+#: Marker -> the app a test needs. `make test` runs the suite under each settings module
+#: (tests/settings.py, settings_allauth.py, settings_both.py); each run leaves out the tests
+#: whose auth stack its settings do not install.
+STACK_APPS = {"social": "social_django", "allauth": "postlogin.allauth"}
+ALLAUTH_TESTS = Path(__file__).resolve().parent / "allauth"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # allauth's models refuse to be imported unless allauth is installed: without it, the
+    # allauth tests cannot even be collected.
+    if collection_path == ALLAUTH_TESTS and not apps.is_installed("postlogin.allauth"):
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = [marker for marker, app in STACK_APPS.items() if not apps.is_installed(app)]
+    selected, deselected = [], []
+    for item in items:
+        if any(item.get_closest_marker(marker) for marker in missing):
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
 
 
 def drain(app: Celery) -> Published:

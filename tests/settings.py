@@ -1,4 +1,5 @@
-"""Settings for the test suite. ``DATABASE_URL`` picks the database (SQLite by default)."""
+"""Settings for the test suite, social-auth-app-django only (``settings_allauth`` and
+``settings_both`` derive from these). ``DATABASE_URL`` picks the database (SQLite by default)."""
 
 import json
 import os

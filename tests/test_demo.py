@@ -211,3 +211,34 @@ def test_a_failing_avatar_host_does_not_fail_the_login(page: Any, tmp_path: Path
         assert "HTTP 503" in (row.text_content() or "")
         assert page.is_visible("#avatar-placeholder")
         page.wait_for_selector("tr[data-kind=welcome_email][data-state=done]", timeout=30_000)
+
+
+def test_the_allauth_flavour_in_a_browser(page: Any, tmp_path: Path) -> None:
+    """`DEMO_AUTH=allauth make demo`: allauth's openid_connect provider (PKCE) against the same
+    local provider, its signup page asking for the phone number, the same jobs."""
+    with demo_stack(tmp_path, DEMO_AUTH="allauth") as stack:
+        page.goto(f"{stack.web}/")
+        page.click("button[data-provider=devidp]")
+        page.wait_for_url(re.compile(r".*/accounts/login/.*"))
+        assert urlsplit(page.url).port == urlsplit(stack.idp).port
+        page.fill("#id_username", "grace")
+        page.fill("#id_password", "demo-password")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{stack.web}/accounts/3rdparty/signup/")
+        assert page.input_value("#id_email") == "grace@example.com"
+        page.fill("#id_phone", "not a number")
+        page.click("#postlogin-signup button[type=submit]")
+        assert "does not look like a phone number" in (page.text_content("#phone-error") or "")
+        page.fill("#id_phone", "+1 415 555 2671")
+        page.click("#postlogin-signup button[type=submit]")
+        page.wait_for_url(f"{stack.web}/profile/")
+        assert "+14155552671" in (page.text_content(".identity") or "")
+        assert "ms" in (page.text_content("#login-ms") or "")
+        for kind in ("welcome_email", "login_history", "avatar"):
+            page.wait_for_selector(f"tr[data-kind={kind}][data-state=done]", timeout=30_000)
+        page.wait_for_function(
+            "() => { const img = document.getElementById('avatar');"
+            " return !img.hidden && img.complete && img.naturalWidth > 0; }",
+            timeout=30_000,
+        )
+        assert page.text_content("#welcomed") == "sent"

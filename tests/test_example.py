@@ -12,13 +12,14 @@ import pytest
 EXAMPLE = Path(__file__).resolve().parent.parent / "example"
 
 
-def manage(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def manage(*args: str, tmp_path: Path, auth: str = "social") -> subprocess.CompletedProcess[str]:
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")
     }
     env["DEMO_VAR_DIR"] = str(tmp_path)
+    env["DEMO_AUTH"] = auth
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=EXAMPLE,
@@ -30,12 +31,13 @@ def manage(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize("auth", ["social", "allauth"])
 @pytest.mark.parametrize(
     "args",
     [("check", "--fail-level", "WARNING"), ("makemigrations", "--check", "--dry-run")],
 )
-def test_example_project_is_consistent(args: tuple[str, ...], tmp_path: Path) -> None:
-    result = manage(*args, tmp_path=tmp_path)
+def test_example_project_is_consistent(args: tuple[str, ...], auth: str, tmp_path: Path) -> None:
+    result = manage(*args, tmp_path=tmp_path, auth=auth)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,7 +11,9 @@ from .models import LoginRecord
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("profile")
-    return render(request, "accounts/home.html")
+    # Each stack has its own sign-in URLs; only the template of the one installed is loaded.
+    buttons = f"accounts/sign_in_{settings.DEMO_AUTH}.html"
+    return render(request, "accounts/home.html", {"sign_in_buttons": buttons})
 
 
 @login_required

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from postlogin.schedules import beat_schedule
 
@@ -19,6 +20,11 @@ def env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).lower() in ("1", "true", "yes", "on")
 
 
+#: The social login stack: "social" (social-auth-app-django) or "allauth" (django-allauth).
+DEMO_AUTH = os.environ.get("DEMO_AUTH", "social")
+if DEMO_AUTH not in ("social", "allauth"):
+    raise ImproperlyConfigured(f"DEMO_AUTH must be 'social' or 'allauth', not {DEMO_AUTH!r}")
+
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-insecure-secret-key")
 DEBUG = env_bool("DJANGO_DEBUG", True)
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
@@ -30,8 +36,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "social_django",
     "postlogin",
+    # Before allauth: its templates (the signup page) override allauth's.
     "accounts",
 ]
 MIDDLEWARE = [
@@ -46,6 +52,8 @@ MIDDLEWARE = [
     # Turns social-auth errors (a stale sign-in, a cancelled consent) into a message on "/".
     "social_django.middleware.SocialAuthExceptionMiddleware",
 ]
+if DEMO_AUTH == "allauth":
+    MIDDLEWARE.append("allauth.account.middleware.AccountMiddleware")
 ROOT_URLCONF = "proj.urls"
 WSGI_APPLICATION = "proj.wsgi.application"
 TEMPLATES = [
@@ -59,7 +67,6 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "social_django.context_processors.backends",
             ]
         },
     }
@@ -93,18 +100,24 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.fileb
 EMAIL_FILE_PATH = VAR_DIR / "sent-emails"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "welcome@demo.localhost")
 
-# --- social-auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
-if os.environ.get("GOOGLE_CLIENT_ID"):
+
+# --- social-auth -----------------------------------------------------------------------------
+if DEMO_AUTH == "social":
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("postlogin"), "social_django")
+    TEMPLATES[0]["OPTIONS"]["context_processors"].append(
+        "social_django.context_processors.backends"
+    )
+if DEMO_AUTH == "social" and os.environ.get("GOOGLE_CLIENT_ID"):
     AUTHENTICATION_BACKENDS.insert(0, "social_core.backends.google.GoogleOAuth2")
     SOCIAL_AUTH_GOOGLE_OAUTH2_KEY = os.environ["GOOGLE_CLIENT_ID"]
     SOCIAL_AUTH_GOOGLE_OAUTH2_SECRET = os.environ.get("GOOGLE_CLIENT_SECRET", "")
-if os.environ.get("GITHUB_CLIENT_ID"):
+if DEMO_AUTH == "social" and os.environ.get("GITHUB_CLIENT_ID"):
     AUTHENTICATION_BACKENDS.insert(0, "social_core.backends.github.GithubOAuth2")
     SOCIAL_AUTH_GITHUB_KEY = os.environ["GITHUB_CLIENT_ID"]
     SOCIAL_AUTH_GITHUB_SECRET = os.environ.get("GITHUB_CLIENT_SECRET", "")
     SOCIAL_AUTH_GITHUB_SCOPE = ["user:email"]
-if os.environ.get("OIDC_ENDPOINT"):
+if DEMO_AUTH == "social" and os.environ.get("OIDC_ENDPOINT"):
     AUTHENTICATION_BACKENDS.insert(0, "social_core.backends.open_id_connect.OpenIdConnectAuth")
     SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = os.environ["OIDC_ENDPOINT"].rstrip("/")
     SOCIAL_AUTH_OIDC_KEY = os.environ.get("OIDC_CLIENT_ID", "")
@@ -132,6 +145,51 @@ SOCIAL_AUTH_PIPELINE = (
     # the login commits.
     "postlogin.pipeline.schedule_post_login_tasks",
 )
+
+# --- django-allauth --------------------------------------------------------------------------
+if DEMO_AUTH == "allauth":
+    INSTALLED_APPS += [
+        "allauth",
+        "allauth.account",
+        "allauth.socialaccount",
+        "allauth.socialaccount.providers.openid_connect",
+        # After allauth's apps: records the post-login jobs of allauth's social logins.
+        "postlogin.allauth",
+    ]
+    AUTHENTICATION_BACKENDS.append("allauth.account.auth_backends.AuthenticationBackend")
+    SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {}
+    if os.environ.get("OIDC_ENDPOINT"):
+        local = bool(os.environ.get("DEMO_LOCAL_IDP"))
+        SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
+            "APPS": [
+                {
+                    # Callback: /accounts/oidc/<provider_id>/login/callback/
+                    "provider_id": "devidp" if local else "oidc",
+                    "name": "the local identity provider" if local else "OpenID Connect",
+                    "client_id": os.environ.get("OIDC_CLIENT_ID", ""),
+                    "secret": os.environ.get("OIDC_CLIENT_SECRET", ""),
+                    "settings": {
+                        "server_url": os.environ["OIDC_ENDPOINT"].rstrip("/"),
+                        "oauth_pkce_enabled": True,
+                    },
+                }
+            ]
+        }
+    for _name in ("google", "github"):
+        if os.environ.get(f"{_name.upper()}_CLIENT_ID"):
+            INSTALLED_APPS.insert(-1, f"allauth.socialaccount.providers.{_name}")
+            SOCIALACCOUNT_PROVIDERS[_name] = {
+                "APPS": [
+                    {
+                        "client_id": os.environ[f"{_name.upper()}_CLIENT_ID"],
+                        "secret": os.environ.get(f"{_name.upper()}_CLIENT_SECRET", ""),
+                    }
+                ]
+            }
+    SOCIALACCOUNT_QUERY_EMAIL = True  # GitHub: ask for the addresses, not only the public one
+    # The onboarding gate: a new account gives a phone number on allauth's signup page.
+    SOCIALACCOUNT_AUTO_SIGNUP = False
+    SOCIALACCOUNT_FORMS = {"signup": "postlogin.allauth.forms.PhoneSignupForm"}
 
 # --- django-postlogin ------------------------------------------------------------------------
 POSTLOGIN = {

@@ -1,0 +1,90 @@
+"""``manage.py check`` says when the allauth settings cannot give postlogin what it needs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.checks import run_checks
+
+from postlogin import jobs
+from postlogin.models import Job
+from postlogin.tokens import needs_access_token
+
+pytestmark = pytest.mark.allauth
+
+PHONE_FORM = {"signup": "postlogin.allauth.forms.PhoneSignupForm"}
+
+
+def our_messages() -> list[tuple[str, str]]:
+    return [
+        (message.id, message.msg)
+        for message in run_checks()
+        if message.id and message.id.startswith("postlogin_allauth.")
+    ]
+
+
+@pytest.fixture
+def profile_sync() -> Iterator[str]:
+    """A job kind that calls the provider's API with the user's token."""
+
+    @needs_access_token
+    def sync(job: Job) -> None:  # pragma: no cover - never run here
+        raise AssertionError
+
+    jobs.register("profile_sync")(sync)
+    yield "profile_sync"
+    jobs.unregister("profile_sync")
+
+
+def test_a_job_that_needs_tokens_while_allauth_stores_none(
+    settings: Any, profile_sync: str
+) -> None:
+    settings.POSTLOGIN = {"LOGIN_JOBS": ["avatar", profile_sync]}
+    settings.SOCIALACCOUNT_STORE_TOKENS = False
+    ((check_id, message),) = our_messages()
+    assert check_id == "postlogin_allauth.W001"
+    assert "profile_sync" in message
+    assert "avatar" not in message
+
+    settings.SOCIALACCOUNT_STORE_TOKENS = True
+    assert our_messages() == []
+
+
+def test_no_warning_while_no_enabled_job_needs_tokens(settings: Any, profile_sync: str) -> None:
+    settings.POSTLOGIN = {"LOGIN_JOBS": ["avatar"], "SIGNUP_JOBS": ["welcome_email", "no_such"]}
+    settings.SOCIALACCOUNT_STORE_TOKENS = False
+    assert our_messages() == []
+
+
+def test_the_phone_form_is_skipped_while_allauth_signs_up_by_itself(settings: Any) -> None:
+    settings.SOCIALACCOUNT_FORMS = PHONE_FORM
+    settings.SOCIALACCOUNT_AUTO_SIGNUP = True
+    assert [check_id for check_id, _ in our_messages()] == ["postlogin_allauth.W002"]
+
+    settings.SOCIALACCOUNT_AUTO_SIGNUP = False
+    assert our_messages() == []
+
+
+def test_the_phone_form_without_phonenumbers(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.SOCIALACCOUNT_FORMS = PHONE_FORM
+    settings.SOCIALACCOUNT_AUTO_SIGNUP = False
+    monkeypatch.setitem(sys.modules, "phonenumbers", None)  # as if it were not installed
+    assert [check_id for check_id, _ in our_messages()] == ["postlogin_allauth.E001"]
+
+
+def test_the_phone_form_next_to_allauths_own_phone_field(settings: Any) -> None:
+    settings.SOCIALACCOUNT_FORMS = PHONE_FORM
+    settings.SOCIALACCOUNT_AUTO_SIGNUP = False
+    settings.ACCOUNT_SIGNUP_FIELDS = ["email*", "phone*"]
+    assert "postlogin_allauth.W003" in [check_id for check_id, _ in our_messages()]
+
+
+@pytest.mark.parametrize("form", ["allauth.socialaccount.forms.SignupForm", "no.such.Form"])
+def test_other_signup_forms_are_left_alone(settings: Any, form: str) -> None:
+    settings.SOCIALACCOUNT_FORMS = {"signup": form}
+    assert our_messages() == []
