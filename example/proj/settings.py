@@ -49,11 +49,12 @@ MIDDLEWARE = [
     "accounts.middleware.LoginTimingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Turns social-auth errors (a stale sign-in, a cancelled consent) into a message on "/".
-    "social_django.middleware.SocialAuthExceptionMiddleware",
 ]
 if DEMO_AUTH == "allauth":
     MIDDLEWARE.append("allauth.account.middleware.AccountMiddleware")
+else:
+    # Turns social-auth errors (a stale sign-in, a cancelled consent) into a message on "/".
+    MIDDLEWARE.append("social_django.middleware.SocialAuthExceptionMiddleware")
 ROOT_URLCONF = "proj.urls"
 WSGI_APPLICATION = "proj.wsgi.application"
 TEMPLATES = [

@@ -16,6 +16,7 @@ from postlogin.models import Job, Profile
 from postlogin.tokens import access_token_for
 
 from ..helpers import celery_app, require_postgresql, running_worker, wait_until
+from ..settings import TEST_POSTLOGIN
 from .flow import begin, query_of
 from .local_idp import CALLBACK, sign_in_at_idp
 
@@ -38,7 +39,7 @@ def test_sign_in_at_the_local_provider_and_a_real_worker_does_the_jobs_once(
     broker_url: str, devidp: str, client: Client, settings: Any
 ) -> None:
     require_postgresql()
-    settings.POSTLOGIN = {"RELAY_PENDING_AFTER": 0, "RETRY_BACKOFF": 0}
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "RELAY_PENDING_AFTER": 0, "RETRY_BACKOFF": 0}
     picture = devidp.removesuffix("/o") + "/avatars/alan.png"
     with celery_app(broker_url) as app, running_worker(app):
         response = sign_in(client, "alan")
