@@ -74,5 +74,5 @@ def _record_error(job: Job, exc: Exception, duration: float) -> Outcome:
     countdown = retry_countdown(job.attempts)
     if not ledger.mark_retry(job, error, countdown):
         return Outcome("lost")
-    ledger.log_transition(job, f"will retry in {countdown:.1f} s", duration=duration)
+    ledger.log_transition(job, "retry", duration=duration, countdown_s=round(countdown, 1))
     return Outcome("retry", countdown)

@@ -6,6 +6,8 @@ import tempfile
 
 import dj_database_url
 
+from postlogin.schedules import beat_schedule
+
 SECRET_KEY = "postlogin-tests-only"
 DEBUG = False
 USE_TZ = True
@@ -85,9 +87,12 @@ SOCIAL_AUTH_PIPELINE = (
     "postlogin.pipeline.schedule_post_login_tasks",
 )
 
-# Celery: tests build their own app per broker (see tests/celery_helpers.py).
+# Celery: tests build their own app per broker (tests/helpers.py: celery_app); these settings
+# are what postlogin's system checks read when no app is current.
+CELERY_BROKER_URL = "memory://"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE = {**beat_schedule()}
 
 LOGGING = {
     "version": 1,
