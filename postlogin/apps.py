@@ -8,4 +8,4 @@ class PostloginConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import conf  # noqa: F401  (connects the setting_changed receiver)
+        from . import checks, conf  # noqa: F401  (registers the checks; connects setting_changed)

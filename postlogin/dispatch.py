@@ -146,7 +146,7 @@ def relay(batch_size: int | None = None) -> list[int]:
                 break
             sent.append(job_id)
         if sent:
-            ledger.mark_queued(sent, now=now)
+            ledger.mark_queued(sent, now=now, event="relayed")
     if sent:
         publish_breaker.record_success()
         logger.info("postlogin: relay published %s job(s)", len(sent))

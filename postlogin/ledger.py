@@ -93,16 +93,29 @@ def mark_retry(job: Job, error: str, countdown: float, *, refund_attempt: bool =
     return True
 
 
-def mark_queued(job_ids: Iterable[int], *, now: datetime | None = None) -> int:
-    """After publishing: pending (or relayed) jobs now wait for their message to be claimed."""
+def mark_queued(
+    job_ids: Iterable[int], *, now: datetime | None = None, event: str = "queued"
+) -> int:
+    """After publishing: pending (or relayed) jobs now wait for their message to be claimed.
+
+    ``event`` names the transition in the log: ``queued`` after a login, ``relayed`` after the
+    relay.
+    """
     now = now or timezone.now()
-    return Job.objects.filter(
-        Q(state=State.PENDING) | due_for_relay(now), pk__in=list(job_ids)
-    ).update(
-        state=State.QUEUED,
-        lease_until=now + _seconds(postlogin_settings.RELAY_QUEUED_AFTER),
-        updated_at=now,
-    )
+    ids = list(job_ids)
+    # One transaction, so that the rows logged are exactly the rows this UPDATE changed: a
+    # worker claiming one of them meanwhile waits for the commit.
+    with transaction.atomic(savepoint=False):
+        changed = Job.objects.filter(
+            Q(state=State.PENDING) | due_for_relay(now), pk__in=ids
+        ).update(
+            state=State.QUEUED,
+            lease_until=now + _seconds(postlogin_settings.RELAY_QUEUED_AFTER),
+            updated_at=now,
+        )
+        if changed:
+            _log_changed(ids, event, state=State.QUEUED, at=now)
+    return changed
 
 
 def due_for_relay(now: datetime) -> Q:
@@ -119,6 +132,7 @@ def replay(jobs: QuerySet[Job]) -> list[int]:
     """Send failed jobs round again with a fresh retry budget; publishes them after commit."""
     from .dispatch import publish_after_commit
 
+    now = timezone.now()
     with transaction.atomic():
         ids = list(jobs.filter(state=State.FAILED).values_list("pk", flat=True))
         Job.objects.filter(pk__in=ids, state=State.FAILED).update(
@@ -127,22 +141,32 @@ def replay(jobs: QuerySet[Job]) -> list[int]:
             last_error="",
             lease_until=None,
             finished_at=None,
-            updated_at=timezone.now(),
+            updated_at=now,
         )
+        _log_changed(ids, "replayed", state=State.PENDING, at=now)
         publish_after_commit(ids)
     return ids
 
 
-def log_transition(job: Job, event: str, *, duration: float | None = None) -> None:
-    """One structured line per transition, for any log stack (fields in ``extra``)."""
-    fields = {
+def log_transition(
+    job: Job, event: str, *, duration: float | None = None, **details: float | str
+) -> None:
+    """One structured line per transition, for any log stack (fields in ``record.postlogin``).
+
+    ``event`` is one of ``queued``, ``relayed``, ``claimed``, ``retry``, ``done``, ``failed``,
+    ``replayed``; ``duration`` is the handler's run time, for the outcomes of a run.
+    """
+    fields: dict[str, object] = {
+        "event": event,
         "job_id": job.pk,
         "user_id": job.user_id,
         "kind": job.kind,
         "state": job.state,
         "attempt": job.attempts,
         "duration_ms": None if duration is None else round(duration * 1000, 1),
+        **details,
     }
+    extras = {"duration_ms": fields["duration_ms"], **details}
     logger.info(
         "postlogin job %s %s: kind=%s user=%s state=%s attempt=%s%s",
         job.pk,
@@ -151,6 +175,19 @@ def log_transition(job: Job, event: str, *, duration: float | None = None) -> No
         job.user_id,
         job.state,
         job.attempts,
-        "" if duration is None else f" duration_ms={fields['duration_ms']}",
+        "".join(f" {name}={value}" for name, value in extras.items() if value is not None),
         extra={"postlogin": fields},
     )
+
+
+def _log_changed(job_ids: list[int], event: str, *, state: str, at: datetime) -> None:
+    """Log ``event`` for each of ``job_ids`` that an UPDATE at ``at`` left in ``state``."""
+    if not job_ids or not logger.isEnabledFor(logging.INFO):
+        return
+    changed = (
+        Job.objects.filter(pk__in=job_ids, state=state, updated_at=at)
+        .only("user", "kind", "state", "attempts")
+        .order_by("pk")
+    )
+    for job in changed:
+        log_transition(job, event)

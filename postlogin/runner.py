@@ -80,5 +80,5 @@ def _record_error(job: Job, exc: Exception, duration: float) -> Outcome:
         countdown = min(wanted, float(postlogin_settings.RETRY_BACKOFF_MAX))
     if not ledger.mark_retry(job, error, countdown, refund_attempt=not counts):
         return Outcome("lost")
-    ledger.log_transition(job, f"will retry in {countdown:.1f} s", duration=duration)
+    ledger.log_transition(job, "retry", duration=duration, countdown_s=round(countdown, 1))
     return Outcome("retry", countdown)

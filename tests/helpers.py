@@ -106,8 +106,13 @@ def hung_server() -> Iterator[int]:
 @contextmanager
 def celery_app(broker_url: str, **conf: Any) -> Iterator[Celery]:
     """A Celery app on ``broker_url``, made current for the duration (shared tasks bind to it)."""
+    from celery import _state
+
     import postlogin.tasks  # noqa: F401  (registers the shared tasks)
 
+    # Before creating the app: Celery's Django fix-up makes the first app created the default
+    # app for good, which the restore below would then restore.
+    previous = _state.get_current_app()
     app = Celery("postlogin-tests", set_as_current=False)
     app.conf.update(
         broker_url=broker_url,
@@ -120,9 +125,6 @@ def celery_app(broker_url: str, **conf: Any) -> Iterator[Celery]:
         **BOUNDED_BROKER_OPTIONS,
     )
     app.conf.update(conf)
-    from celery import _state
-
-    previous = _state.get_current_app()
     app.set_current()
     app.set_default()
     try:

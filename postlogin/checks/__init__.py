@@ -1,0 +1,9 @@
+"""Django system checks for a postlogin project (``manage.py check``; tag ``postlogin``).
+
+Every message has a stable id, ``postlogin.E001``, ``postlogin.W001``..., and a hint naming the
+fix. An id is never reused: docs/checks.md lists them all, a retired one marked "reserved".
+"""
+
+from . import celery_config, conf, pipeline
+
+__all__ = ["celery_config", "conf", "pipeline"]
