@@ -152,7 +152,9 @@ def _publish_now(job_ids: list[int]) -> list[int]:
         _left_pending(len(job_ids))
         return []
     publish_breaker.record_success()
-    ledger.mark_queued(job_ids, now=timezone.now())
+    # The IDs come from record_jobs or replay: pending rows (one the relay took meanwhile is
+    # already queued and is left alone).
+    ledger.mark_published(job_ids, now=timezone.now())
     return job_ids
 
 
