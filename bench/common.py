@@ -144,7 +144,17 @@ def bench_database(services: Services, name: str, workdir: Path) -> Iterator[str
     the end. SQLite: a file in ``workdir``.
     """
     if services.postgres_url is None:
-        yield f"sqlite:///{workdir / (name + '.sqlite3')}"
+        path = workdir / f"{name}.sqlite3"
+
+        def remove() -> None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+        remove()
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            remove()
         return
     import psycopg
     from psycopg import sql
