@@ -3,9 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 REQUIREMENTS ?= requirements/test.txt
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) pyproject.toml | cksum | cut -d' ' -f1)
+# The requirements file and those it includes with "-r": a change to any of them reinstalls.
+REQUIREMENT_FILES := $(REQUIREMENTS) $(addprefix $(dir $(REQUIREMENTS)),$(shell sed -n 's/^-r[[:space:]]*//p' $(REQUIREMENTS)))
+STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENT_FILES) pyproject.toml | cksum | cut -d' ' -f1)
+# `make bench` has its own venv, from requirements/bench.txt (test.txt plus the benchmarks' tools).
+BENCH_VENV ?= .venv-bench
 
-.PHONY: test lint pytest demo requirements clean
+.PHONY: test lint pytest demo bench requirements clean
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +44,12 @@ pytest: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python example/run_demo.py
 
+## bench: login latency, worker throughput and dispatch cost; results in bench/results/
+## (PostgreSQL and Redis on 127.0.0.1 when they answer, else SQLite and embedded defaults)
+bench:
+	$(MAKE) venv VENV=$(BENCH_VENV) REQUIREMENTS=requirements/bench.txt
+	$(BENCH_VENV)/bin/python -m bench $(BENCH_ARGS)
+
 ## requirements: re-pin requirements/test.txt from requirements/test.in
 requirements:
 	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
@@ -49,4 +59,4 @@ requirements:
 	rm -rf .venv-pin
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist *.egg-info

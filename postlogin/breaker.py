@@ -2,8 +2,10 @@
 
 After a publish fails, logins in this process skip the broker for ``BROKER_COOLDOWN``
 seconds and leave their jobs ``pending`` for the relay, so a broker outage costs one timeout
-per process and cool-down instead of one per login. After the cool-down a single login probes
-the broker again; success closes the circuit, failure opens it for another cool-down.
+per process instead of one per login. After the cool-down a single caller probes the broker
+again (:mod:`postlogin.dispatch` does it in a background thread, so that no login waits on a
+broker that may still hang); success closes the circuit, failure opens it for another
+cool-down.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import threading
 import time
 
 from .conf import postlogin_settings
+
+#: What :meth:`CircuitBreaker.acquire` tells a caller to do.
+PUBLISH, PROBE, SKIP = "publish", "probe", "skip"
 
 
 class CircuitBreaker:
@@ -23,17 +28,22 @@ class CircuitBreaker:
     def is_open(self) -> bool:
         return self._open_until is not None
 
-    def allow(self) -> bool:
-        """May this caller publish? While open, only one caller per cool-down probes."""
+    def acquire(self) -> str:
+        """``PUBLISH`` (closed), ``SKIP`` (open), or ``PROBE``: the cool-down is over and this
+        caller, alone until it reports, is to try the broker."""
         with self._lock:
             if self._open_until is None:
-                return True
+                return PUBLISH
             now = time.monotonic()
             if now < self._open_until:
-                return False
-            # Half-open: this caller probes; the others wait for its result.
+                return SKIP
+            # Half-open: this caller probes; the others skip until its result.
             self._open_until = now + postlogin_settings.BROKER_COOLDOWN
-            return True
+            return PROBE
+
+    def allow(self) -> bool:
+        """May this caller publish? While open, only one caller per cool-down probes."""
+        return self.acquire() != SKIP
 
     def record_failure(self) -> None:
         with self._lock:

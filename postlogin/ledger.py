@@ -118,6 +118,17 @@ def mark_queued(
     return changed
 
 
+def mark_published(job_ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """After a login published its jobs: ``pending`` -> ``queued``. The same as
+    :func:`mark_queued` for rows known to be pending, with a simpler (cheaper) WHERE."""
+    now = now or timezone.now()
+    return Job.objects.filter(pk__in=list(job_ids), state=State.PENDING).update(
+        state=State.QUEUED,
+        lease_until=now + _seconds(postlogin_settings.RELAY_QUEUED_AFTER),
+        updated_at=now,
+    )
+
+
 def due_for_relay(now: datetime) -> Q:
     """Jobs whose message never went out, was lost, or whose worker died."""
     stale_pending = Q(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from io import StringIO
@@ -16,6 +17,7 @@ from postlogin.breaker import CircuitBreaker
 from postlogin.models import Job
 from postlogin.signals import job_failed, job_succeeded
 
+from .helpers import wait_until
 from .settings import TEST_POSTLOGIN
 
 pytestmark = pytest.mark.django_db
@@ -245,6 +247,42 @@ def test_an_open_breaker_leaves_jobs_pending(
     assert memory_broker() == []
     assert refreshed(job).state == "pending"
     assert "1 job(s) left pending for the relay" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_the_cool_down_a_background_thread_probes_the_broker(
+    make_job: MakeJob, memory_broker: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from postlogin.breaker import publish_breaker
+
+    settings.POSTLOGIN = {"BROKER_COOLDOWN": 0}
+    publish_breaker.record_failure()
+    first, second = make_job(key="a"), make_job(key="b")
+    with caplog.at_level(logging.INFO, logger="postlogin"):
+        # The login does not wait for the probe: nothing is sent from its own thread.
+        assert dispatch.publish([first.pk, second.pk]) == []
+    assert "probing it in the background" in caplog.text
+    wait_until(lambda: refreshed(second).state == "queued")
+    assert memory_broker() == [
+        ("postlogin.run_job", (first.pk,)),
+        ("postlogin.run_job", (second.pk,)),
+    ]
+    assert not publish_breaker.is_open, "a successful probe closes the circuit"
+
+
+def test_a_failed_publish_leaves_every_job_of_the_login_pending(
+    make_job: MakeJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postlogin.breaker import publish_breaker
+
+    def refuse(job_ids: list[int]) -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(dispatch, "send_run_jobs", refuse)
+    jobs = [make_job(key="a"), make_job(key="b")]
+    assert dispatch.publish([job.pk for job in jobs]) == []
+    assert [refreshed(job).state for job in jobs] == ["pending", "pending"]
+    assert publish_breaker.is_open
 
 
 def test_status_command(make_job: MakeJob) -> None:

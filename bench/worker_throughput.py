@@ -1,0 +1,241 @@
+"""Worker throughput: avatar jobs against a slow avatar host, with the recommended worker.
+
+Records ``--jobs`` avatar jobs (default 1,000; one user each, a different picture each) in the
+ledger, starts a Celery worker of the example project as the docs recommend for I/O-bound
+jobs (``--pool threads --concurrency 16``), warms it with one job per thread, then publishes
+every job's ``run_job`` message and waits until the ledger says they are all done.
+
+The avatar host answers after ``--latency`` seconds (default 1). Reported: wall time (from the
+first publish to the last job's ``finished_at``), jobs per second, efficiency =
+(jobs x latency / concurrency) / wall time (1.0 = the threads never wait for anything but the
+avatar host), peak RSS and CPU time of the worker process. Writes
+``bench/results/worker_throughput.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import common
+from .fake_idp import FakeProvider
+
+
+def efficiency(jobs: int, latency: float, concurrency: int, wall: float) -> float:
+    """(jobs x latency / concurrency) / wall: the share of the ideal throughput reached."""
+    if wall <= 0:
+        raise ValueError("wall time must be positive")
+    return jobs * latency / concurrency / wall
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """The process's peak resident set (Linux ``VmHWM``), in MiB; None where unavailable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Throughput of a worker on avatar jobs.")
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=1.0, help="avatar host, seconds (1)")
+    parser.add_argument("--concurrency", type=int, default=16, help="worker threads (16)")
+    parser.add_argument("--pool", default="threads", help="worker pool (threads)")
+    parser.add_argument("--max-seconds", type=float, default=600, help="give up after")
+    parser.add_argument("--results", type=Path, default=common.RESULTS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    common.stop_on_sigterm()
+    services = common.detect_services()
+    print(f"worker_throughput: {services.database}, broker {services.broker}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="postlogin-bench-") as tmp:
+        workdir = Path(tmp)
+        with (
+            common.bench_database(services, "postlogin_bench_worker", workdir) as database_url,
+            FakeProvider(avatar_delay=args.latency) as host,
+            common.Children() as children,
+        ):
+            broker = common.broker_url(services, workdir)
+            measured = measure(args, children, workdir, database_url, broker, host)
+    result = {
+        "machine": common.machine_info(services),
+        "params": {
+            "jobs": args.jobs,
+            "avatar_host_latency_s": args.latency,
+            "pool": args.pool,
+            "concurrency": args.concurrency,
+            "worker": f"celery -A proj worker --pool {args.pool} --concurrency {args.concurrency}",
+            **services.describe(),
+        },
+        "results": measured,
+        "targets": [
+            {
+                "target": "efficiency >= 0.7",
+                "value": measured["efficiency"],
+                "limit": 0.7,
+                "met": measured["efficiency"] is not None and measured["efficiency"] >= 0.7,
+            }
+        ],
+    }
+    common.write_json(args.results / "worker_throughput.json", result)
+    print(json.dumps(result, indent=2))
+    return result
+
+
+def measure(
+    args: argparse.Namespace,
+    children: common.Children,
+    workdir: Path,
+    database_url: str,
+    broker: str,
+    host: FakeProvider,
+) -> dict[str, Any]:
+    env = common.django_environment(database_url=database_url, broker=broker, var_dir=workdir)
+    common.setup_django(env)
+    from celery import current_app
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.models import Count, Max, Min
+
+    from postlogin.jobs import plan_avatar
+    from postlogin.models import Job
+
+    call_command("migrate", verbosity=0, interactive=False)
+    common.purge_queue(broker, common.TASK_QUEUE)
+
+    def make_jobs(prefix: str, n: int) -> list[int]:
+        from postlogin.events import LoginEvent, ProviderProfile
+
+        user_model = get_user_model()
+        names = [f"{prefix}{i}" for i in range(n)]
+        user_model.objects.bulk_create([user_model(username=name) for name in names])
+        users = user_model.objects.filter(username__in=names).values_list("pk", "username")
+        rows = []
+        for user_id, name in users:
+            event = LoginEvent(
+                user_id=user_id,
+                provider="oidc",
+                is_new=False,
+                profile=ProviderProfile(avatar_url=host.avatar_url(name)),
+            )
+            spec = plan_avatar(event)
+            assert spec is not None
+            rows.append(Job(user_id=user_id, kind="avatar", key=spec.key, payload=spec.payload))
+        Job.objects.bulk_create(rows)
+        return list(
+            Job.objects.filter(user__username__startswith=prefix)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+    def publish(ids: list[int]) -> None:
+        with current_app.producer_or_acquire() as producer:
+            for job_id in ids:
+                current_app.send_task(
+                    "postlogin.run_job",
+                    args=(job_id,),
+                    queue=common.TASK_QUEUE,
+                    ignore_result=True,
+                    producer=producer,
+                )
+
+    def wait_done(ids: list[int], deadline: float) -> int:
+        while time.monotonic() < deadline:
+            left = Job.objects.filter(pk__in=ids).exclude(state__in=["done", "failed"]).count()
+            if left == 0:
+                return 0
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with {worker.returncode}")
+            time.sleep(0.25)
+        return left
+
+    warm_ids = make_jobs("warm", args.concurrency)
+    ids = make_jobs("job", args.jobs)
+    connection.close()
+    worker = children.start(
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "proj",
+            "worker",
+            "--pool",
+            args.pool,
+            "--concurrency",
+            str(args.concurrency),
+            "--queues",
+            common.TASK_QUEUE,
+            "--loglevel",
+            "WARNING",
+        ],
+        env=env,
+        cwd=common.EXAMPLE,
+        log=workdir / "worker.log",
+    )
+    import psutil
+
+    process = psutil.Process(worker.pid)
+    publish(warm_ids)
+    if wait_done(warm_ids, time.monotonic() + 120):
+        raise RuntimeError(f"warm-up jobs not done; see {workdir / 'worker.log'}")
+    cpu_before = process.cpu_times()
+    started = time.time()
+    publish(ids)
+    publish_seconds = time.time() - started
+    left = wait_done(ids, time.monotonic() + args.max_seconds)
+    cpu_after = process.cpu_times()
+    rss_peak = peak_rss_mib(worker.pid)
+    rss_now = round(process.memory_info().rss / 1024 / 1024, 1)
+    children.stop("worker")
+
+    counts = {
+        row["state"]: row["n"]
+        for row in Job.objects.filter(pk__in=ids).values("state").annotate(n=Count("id"))
+    }
+    span = Job.objects.filter(pk__in=ids, state="done").aggregate(
+        first=Min("finished_at"), last=Max("finished_at")
+    )
+    connection.close()
+    common.purge_queue(broker, common.TASK_QUEUE)
+    if span["last"] is None:
+        raise RuntimeError(f"no job finished; see {workdir / 'worker.log'}")
+    wall = span["last"].timestamp() - started
+    cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    return {
+        "jobs_done": counts.get("done", 0),
+        "jobs_by_state": counts,
+        "jobs_not_finished_in_time": left,
+        "publish_seconds": round(publish_seconds, 2),
+        "wall_seconds": round(wall, 2),
+        "ideal_seconds": round(args.jobs * args.latency / args.concurrency, 2),
+        "jobs_per_second": round(args.jobs / wall, 2),
+        "efficiency": round(efficiency(args.jobs, args.latency, args.concurrency, wall), 3),
+        "worker_cpu_seconds": round(cpu, 2),
+        "worker_cpu_ms_per_job": round(cpu / args.jobs * 1000, 2),
+        "worker_peak_rss_mib": rss_peak,
+        "worker_rss_end_mib": rss_now,
+    }
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("worker_throughput: interrupted; every process stopped", file=sys.stderr)
+        raise SystemExit(130) from None

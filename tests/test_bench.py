@@ -1,0 +1,184 @@
+"""The benchmarks' pure parts: statistics, result shapes, and the fake provider (no timings)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+import pytest
+
+from bench import common, login_latency, worker_throughput
+from bench.__main__ import summary_markdown
+from bench.fake_idp import CLIENT_ID, CLIENT_SECRET, FakeProvider, make_code
+from bench.login_latency import Sample
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert common.percentile([4, 1, 3, 2], 50) == 2.5
+    assert common.percentile([1, 2, 3, 4], 0) == 1
+    assert common.percentile([1, 2, 3, 4], 100) == 4
+    assert common.percentile(list(range(1, 101)), 99) == pytest.approx(99.01)
+    assert common.percentile([7], 99) == 7
+    with pytest.raises(ValueError, match="no values"):
+        common.percentile([], 50)
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        common.percentile([1], 101)
+
+
+def test_summarize_skips_missing_values() -> None:
+    assert common.summarize([10, None, 20, 30]) == {
+        "n": 3,
+        "p50": 20.0,
+        "p95": 29.0,
+        "p99": 29.8,
+        "mean": 20.0,
+        "max": 30.0,
+    }
+    assert common.summarize([None])["p50"] is None
+    assert common.ratio(110, 100) == 1.1
+    assert common.ratio(None, 100) is None
+    assert common.ratio(1, 0) is None
+
+
+def sample(variant: str, complete: float, **fields: Any) -> Sample:
+    fields.setdefault("ok", True)
+    return Sample(
+        variant=variant,
+        round=0,
+        user="u",
+        started_s=fields.pop("started_s", 0.0),
+        login_ms=complete + 50,
+        complete_ms=complete,
+        **fields,
+    )
+
+
+def test_login_latency_results_have_the_published_shape() -> None:
+    samples = [sample("bare", ms) for ms in (100, 110, 120)]
+    samples += [sample("offload", ms, publish_attempts=1) for ms in (105, 115, 125)]
+    samples += [sample("inline", 2100), sample("inline", 0, ok=False, error="begin: HTTP 500")]
+    # An outage: process 1 tries the broker (2 s) and trips; later logins skip it.
+    samples += [
+        sample("offload-broker-hung", 2000, pid=1, publish_attempts=1, publish_failures=1),
+        sample("offload-broker-hung", 1900, pid=1, started_s=0.1),
+        sample("offload-broker-hung", 100, pid=1, started_s=3.0),
+        sample("offload-broker-hung", 120, pid=1, started_s=3.1),
+    ]
+    variants = login_latency.summarize_run(
+        samples, ["bare", "offload", "inline", "offload-broker-hung"]
+    )
+    for summary in variants.values():
+        assert set(summary["complete_ms"]) >= {"p50", "p95", "p99"}
+        assert set(summary["login_ms"]) >= {"p50", "p95", "p99"}
+        assert "failed" in summary
+    assert variants["inline"]["failed"] == 1
+    assert variants["offload"]["ratio_to_bare"]["complete_ms_p50"] == round(115 / 110, 3)
+    breaker = variants["offload-broker-hung"]["breaker"]
+    assert breaker["processes_tripped"] == 1
+    assert breaker["logins_before_trip"] == 2, "the probe, and the login queued behind it"
+    assert breaker["complete_ms_after_trip"]["max"] == 120
+    assert breaker["probe_logins"] == 1
+    checks = {c["target"]: c["met"] for c in login_latency.targets(variants)}
+    assert checks["inline p50 > 2000 ms"] is True
+    assert checks["offload p50 / bare p50 <= 1.10"] is True
+    assert checks["offload-broker-hung: p99 after the breaker tripped / bare p99 <= 1.25"]
+    result = {"machine": common.machine_info(), "params": {}, "variants": variants}
+    assert json.loads(json.dumps(result))["variants"]["bare"]["failed"] == 0
+
+
+def test_cpu_summary_and_worker_efficiency() -> None:
+    chunks = [
+        {"variant": "bare", "logins": 10, "seconds": 2.0, "cpu_s": {"web": 0.2, "client": 0.01}},
+        {"variant": "bare", "logins": 10, "seconds": 2.0, "cpu_s": {"web": 0.2, "client": 0.01}},
+    ]
+    assert login_latency.cpu_summary(chunks) == {
+        "logins_per_second": 5.0,
+        "cpu_ms_per_login": {"client": 1.0, "web": 20.0, "total": 21.0},
+    }
+    assert worker_throughput.efficiency(1000, 1.0, 16, 62.5) == 1.0
+    assert worker_throughput.efficiency(1000, 1.0, 16, 125) == 0.5
+    with pytest.raises(ValueError, match="positive"):
+        worker_throughput.efficiency(1, 1, 1, 0)
+
+
+def test_summary_markdown_renders_the_tables() -> None:
+    variants = login_latency.summarize_run(
+        [sample("bare", 100), sample("offload", 104, publish_attempts=1)], ["bare", "offload"]
+    )
+    latency = {
+        "machine": common.machine_info(),
+        "params": {
+            "logins_per_variant": 1,
+            "concurrency": 1,
+            "rounds": 1,
+            "server": "gunicorn",
+            "avatar_delay_s": 2.0,
+        },
+        "variants": variants,
+        "targets": login_latency.targets(variants),
+    }
+    text = summary_markdown(latency, None, None)
+    assert "| offload | 104 |" in text
+    assert "offload p50 / bare p50 <= 1.10: 1.04 (met)" in text
+
+
+def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def test_fake_provider_speaks_openid_connect() -> None:
+    with FakeProvider(avatar_delay=0) as idp:
+        config = get_json(f"{idp.issuer}/.well-known/openid-configuration")
+        assert config["issuer"] == idp.issuer
+        keys = get_json(config["jwks_uri"])["keys"]
+
+        # /authorize sends the browser straight back with a code for the login hint.
+        query = urlencode({"redirect_uri": "http://app/cb", "state": "s1", "nonce": "n1"})
+        no_redirect = urllib.request.build_opener(NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            no_redirect.open(f"{idp.issuer}/authorize?{query}&login_hint=ada", timeout=5)
+        location = urlsplit(redirect.value.headers["Location"])
+        assert parse_qs(location.query)["code"] == [make_code("ada", "n1")]
+
+        basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        body = urlencode({"grant_type": "authorization_code", "code": make_code("ada", "n1")})
+        request = urllib.request.Request(  # noqa: S310
+            config["token_endpoint"],
+            data=body.encode(),
+            headers={"Authorization": f"Basic {basic}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            token = json.loads(response.read())
+        claims = jwt.decode(
+            token["id_token"],
+            jwt.PyJWK(keys[0]).key,
+            algorithms=["RS256"],
+            audience=CLIENT_ID,
+            issuer=idp.issuer,
+        )
+        assert (claims["sub"], claims["nonce"]) == ("ada", "n1")
+
+        userinfo = get_json(
+            config["userinfo_endpoint"], {"Authorization": f"Bearer {token['access_token']}"}
+        )
+        assert userinfo["sub"] == "ada"
+        assert userinfo["email_verified"] is True
+        assert userinfo["picture"] == idp.avatar_url("ada")
+        with urllib.request.urlopen(userinfo["picture"], timeout=5) as response:  # noqa: S310
+            assert response.headers["Content-Type"] == "image/png"
+            assert response.read().startswith(b"\x89PNG")
+
+        assert idp.token({"code": "x"}, "Basic bad")[0] == 401
+        assert idp.token({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}, "")[0] == 400
+        assert idp.userinfo("Bearer !")[0] == 401
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
