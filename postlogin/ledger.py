@@ -122,11 +122,16 @@ def mark_published(job_ids: Iterable[int], *, now: datetime | None = None) -> in
     """After a login published its jobs: ``pending`` -> ``queued``. The same as
     :func:`mark_queued` for rows known to be pending, with a simpler (cheaper) WHERE."""
     now = now or timezone.now()
-    return Job.objects.filter(pk__in=list(job_ids), state=State.PENDING).update(
-        state=State.QUEUED,
-        lease_until=now + _seconds(postlogin_settings.RELAY_QUEUED_AFTER),
-        updated_at=now,
-    )
+    ids = list(job_ids)
+    with transaction.atomic(savepoint=False):
+        changed = Job.objects.filter(pk__in=ids, state=State.PENDING).update(
+            state=State.QUEUED,
+            lease_until=now + _seconds(postlogin_settings.RELAY_QUEUED_AFTER),
+            updated_at=now,
+        )
+        if changed:
+            _log_changed(ids, "queued", state=State.QUEUED, at=now)
+    return changed
 
 
 def due_for_relay(now: datetime) -> Q:
