@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import html
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -21,7 +18,9 @@ from social_django.models import UserSocialAuth
 from postlogin import runner, sync
 from postlogin.models import Job, Profile
 
-from .devidp_server import CLIENT_ID, CLIENT_SECRET, devidp
+from .devidp_server import CLIENT_ID, CLIENT_SECRET, devidp, sign_in_at_idp
+
+CALLBACK = "http://testserver/complete/oidc/"
 
 pytestmark = [pytest.mark.django_db]
 
@@ -33,7 +32,7 @@ def provider_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def issuer(provider_dir: Path) -> Iterator[str]:
-    with devidp(provider_dir) as url:
+    with devidp(provider_dir, CALLBACK) as url:
         yield url
 
 
@@ -52,46 +51,11 @@ def oidc(settings: Any, issuer: str) -> str:
     return issuer
 
 
-def follow_to_app(browser: requests.Session, response: requests.Response) -> str:
-    """Follow the provider's redirects by hand, and stop at the first one back to the app:
-    "testserver" is the test client's host name and must never be looked up."""
-    for _ in range(10):
-        location = response.headers.get("Location", "")
-        assert location, response.text[:300]
-        if urlsplit(location).hostname == "testserver":
-            return location
-        target = (
-            location
-            if urlsplit(location).hostname
-            else f"{urlsplit(response.url)._replace(path='', query='').geturl()}{location}"
-        )
-        response = browser.get(target, allow_redirects=False, timeout=10)
-    raise AssertionError("too many redirects")
-
-
 def login_at_provider(client: Client, username: str) -> Any:
     """Begin with the app, sign in at the provider over HTTP, complete with the app."""
     begin = client.post("/login/oidc/")
-    browser = requests.Session()
-    page = browser.get(begin["Location"], timeout=10)  # redirected to the provider's login page
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    next_url = re.search(r'name="next" value="([^"]+)"', page.text)
-    assert token, page.text[:300]
-    assert next_url, page.text[:300]
-    signed_in = browser.post(
-        page.url,
-        data={
-            "csrfmiddlewaretoken": token.group(1),
-            "username": username,
-            "password": "demo-password",
-            "next": html.unescape(next_url.group(1)),
-        },
-        headers={"Referer": page.url},
-        allow_redirects=False,
-        timeout=10,
-    )
-    callback = urlsplit(follow_to_app(browser, signed_in))
-    return client.get(f"{callback.path}?{callback.query}")
+    query = sign_in_at_idp(begin["Location"], username, CALLBACK)
+    return client.get("/complete/oidc/", query)
 
 
 def revoke(issuer: str, token: str, kind: str) -> None:

@@ -19,9 +19,10 @@ def _fresh_cache() -> None:
 @pytest.fixture(scope="session")
 def local_idp_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """example/devidp running on a free port for the whole session."""
-    from .local_idp import local_idp
+    from ..devidp_server import devidp
+    from .test_local_provider import CALLBACK
 
-    with local_idp(tmp_path_factory.mktemp("devidp")) as issuer:
+    with devidp(tmp_path_factory.mktemp("devidp"), CALLBACK) as issuer:
         yield issuer
 
 

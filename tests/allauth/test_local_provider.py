@@ -15,10 +15,13 @@ from django.test import Client
 from postlogin.models import Job, Profile
 from postlogin.tokens import access_token_for
 
+from ..devidp_server import sign_in_at_idp
 from ..helpers import celery_app, require_postgresql, running_worker, wait_until
 from ..settings import TEST_POSTLOGIN
 from .flow import begin, query_of
-from .local_idp import CALLBACK, sign_in_at_idp
+
+#: Where allauth, behind Django's test client, asks the provider to send the browser back.
+CALLBACK = "http://testserver/accounts/oidc/devidp/login/callback/"
 
 pytestmark = [pytest.mark.allauth, pytest.mark.integration]
 
@@ -30,7 +33,7 @@ def sign_in(client: Client, username: str) -> Any:
     authorize_url = begin(client, LOGIN)
     query = query_of(authorize_url)
     assert query["code_challenge_method"] == "S256", "PKCE"
-    back = sign_in_at_idp(authorize_url, username)
+    back = sign_in_at_idp(authorize_url, username, CALLBACK)
     return client.get(urlsplit(CALLBACK).path, back)
 
 
