@@ -34,9 +34,9 @@ def profile_sync() -> Iterator[str]:
     def sync(job: Job) -> None:  # pragma: no cover - never run here
         raise AssertionError
 
-    jobs.register("profile_sync")(sync)
-    yield "profile_sync"
-    jobs.unregister("profile_sync")
+    jobs.register("crm_profile")(sync)
+    yield "crm_profile"
+    jobs.unregister("crm_profile")
 
 
 def test_a_job_that_needs_tokens_while_allauth_stores_none(
@@ -46,7 +46,7 @@ def test_a_job_that_needs_tokens_while_allauth_stores_none(
     settings.SOCIALACCOUNT_STORE_TOKENS = False
     ((check_id, message),) = our_messages()
     assert check_id == "postlogin_allauth.W001"
-    assert "profile_sync" in message
+    assert "crm_profile" in message
     assert "avatar" not in message
 
     settings.SOCIALACCOUNT_STORE_TOKENS = True
