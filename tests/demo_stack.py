@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from .helpers import unused_port
+from .helpers import stop_process, unused_port
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example"
 
@@ -73,9 +72,4 @@ def demo_stack(tmp_path: Path, **extra_env: str) -> Iterator[DemoStack]:
             yield stack
         finally:
             # The launcher stops its children by their PIDs on SIGTERM.
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_process(process, timeout=30)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 
 from .demo_stack import EXAMPLE, wait_for
-from .helpers import unused_port
+from .helpers import stop_process, unused_port
 
 CLIENT_ID = "postlogin-demo"
 CLIENT_SECRET = "postlogin-demo-secret"
@@ -60,12 +59,7 @@ def devidp(var_dir: Path, redirect_uri: str) -> Iterator[str]:
             wait_for(f"{issuer}/.well-known/openid-configuration", process, log)
             yield issuer
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_process(process, timeout=10)
 
 
 def sign_in_at_idp(authorize_url: str, username: str, callback: str) -> dict[str, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,6 +51,19 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true: services must be running)")
     pytest.skip(message)
+
+
+def stop_process(process: subprocess.Popen[Any], *, timeout: float) -> None:
+    """Stop a process this test started, by its PID: SIGTERM, then SIGKILL to its process
+    group (started with ``start_new_session=True``) if it has not exited within ``timeout``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def require_postgresql() -> None:
@@ -214,7 +229,6 @@ def http_server(
 @contextmanager
 def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4) -> Iterator[Any]:
     """A Celery worker in its own process (so that it can be killed); stopped by its PID."""
-    import signal
     import subprocess
     import sys
     from pathlib import Path
@@ -262,10 +276,4 @@ def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=20)
