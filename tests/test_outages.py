@@ -179,7 +179,18 @@ def test_worker_killed_mid_job_then_every_job_completes_once(
         "POSTLOGIN_TEST_EMAIL_DIR": str(emails),
     }
     users = 12
-    with http_server(avatar_script(delay=0.6)) as avatar_host, celery_app(broker_url):
+    # The last user's picture hangs until the first worker is dead, so that one avatar job is
+    # certainly in flight when it dies, however fast the others went; one thread of four is busy
+    # with it, the other three get through the rest.
+    released = threading.Event()
+    slow = avatar_script(delay=0.6)
+
+    def script(path: str, hit: int) -> tuple[int, dict[str, str], bytes]:
+        if path == f"/u{users}.png":
+            released.wait(timeout=60)
+        return slow(path, hit)
+
+    with http_server(script) as avatar_host, celery_app(broker_url):
         with worker_process(broker_url, env) as worker:
             logins(users, lambda n: avatar_host.url(f"/u{n}.png"))
             # Kill it while avatar downloads are in flight, once the emails have gone out
@@ -188,10 +199,12 @@ def test_worker_killed_mid_job_then_every_job_completes_once(
                 lambda: (
                     Job.objects.filter(kind="welcome_email", state="done").count() == users
                     and Job.objects.filter(kind="avatar", state="running").exists()
-                )
+                ),
+                timeout=40,
             )
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
+        released.set()
         interrupted = Job.objects.exclude(state="done").count()
         assert interrupted > 0, "the kill came too late to interrupt anything"
         with worker_process(broker_url, env):
