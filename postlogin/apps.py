@@ -8,4 +8,6 @@ class PostloginConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, conf  # noqa: F401  (registers the checks; connects setting_changed)
+        # Registers the checks, connects setting_changed, and registers the built-in job kinds
+        # that live outside postlogin.jobs, so that every worker knows every kind.
+        from . import checks, conf, sync, webhook_jobs  # noqa: F401

@@ -49,6 +49,11 @@ class Profile(models.Model):
         profile, _created = cls.objects.get_or_create(user_id=user_id)
         return profile
 
+    @classmethod
+    def logged_in(cls, user_id: Any) -> None:
+        """A fresh login brings fresh tokens: a profile that needed one can be synced again."""
+        cls.objects.filter(user_id=user_id, needs_login=True).update(needs_login=False)
+
 
 class Job(models.Model):
     """One piece of post-login work: the ledger row that exists before any message does.

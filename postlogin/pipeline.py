@@ -49,8 +49,7 @@ def schedule_post_login_tasks(
     """
     if user is None or user.pk is None:
         return None
-    # A fresh login brings fresh tokens: a profile that needed one can be synced again.
-    Profile.objects.filter(user_id=user.pk, needs_login=True).update(needs_login=False)
+    Profile.logged_in(user.pk)
     extractor = providers.for_backend(backend.name)
     event = LoginEvent(
         user_id=user.pk,

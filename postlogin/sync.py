@@ -1,31 +1,90 @@
-"""Profile re-sync with the tokens social-auth stored: the ``profile_sync`` job kind.
+"""Profile re-sync with stored tokens: the ``profile_sync`` job kind.
 
 ``postlogin.tasks.resync_stale`` (run it from beat) records a ``profile_sync`` job for each
-account whose profile was last synced more than ``RESYNC_AFTER`` seconds ago, in batches of
-``RESYNC_BATCH_SIZE``. The job asks the provider's user-info endpoint through the social-auth
-backend (which knows each provider's URLs), with ``UserSocialAuth.get_access_token()``, which
-refreshes an expired token first. It stores the name and email, and a changed picture URL
-becomes an avatar job. A token the provider refuses (revoked, or a refresh that fails) marks
-the profile ``needs_login`` instead of retrying for ever; the next login clears it.
+social account whose profile was last synced more than ``RESYNC_AFTER`` seconds ago, in batches
+of ``RESYNC_BATCH_SIZE``: social-auth's ``UserSocialAuth`` rows and django-allauth's
+``SocialAccount`` rows that have a stored token, whichever of the two is installed. The job asks
+the provider's user-info endpoint with the stored access token, through the login library's own
+code for that provider (:mod:`postlogin.sync_socialauth`, :mod:`postlogin.allauth.sync`), which
+refresh an expired token first. It stores the name and email, and a changed picture URL becomes
+an avatar job. A token the provider refuses (revoked, or a refresh that fails) marks the profile
+``needs_login`` instead of retrying for ever; the next login clears it.
+
+An account is not picked again while its user has a sync job waiting or running, or one
+recorded within the last ``RESYNC_AFTER`` seconds, whatever became of it: an account the
+provider cannot sync (no user-info endpoint, a job that failed) waits its turn like the others
+instead of filling every batch, and a backed-up queue does not collect a second sync per user.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import import_module
+from typing import Any, Protocol
 
-from django.db.models import Q
+from django.apps import apps
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from . import providers, ratelimit
+from . import ratelimit
 from .conf import postlogin_settings
-from .events import LoginEvent
-from .jobs import PermanentJobError, RetryLater, register
+from .events import LoginEvent, ProviderProfile
+from .jobs import PermanentJobError, RetryLater, get_kind, register
 from .models import Job, Profile
 
 logger = logging.getLogger(__name__)
 KIND = "profile_sync"
+
+
+class TokensRefused(Exception):
+    """The provider refuses the stored credentials: revoked access, or a refresh that failed."""
+
+
+class AccountSource(Protocol):
+    """Where linked accounts and their tokens live: social-auth or django-allauth."""
+
+    def accounts(self) -> QuerySet[Any]:
+        """The accounts that can be synced (a model with ``user`` and ``provider`` fields)."""
+
+    def provider_ids(self, account_providers: set[str]) -> dict[str, str]:
+        """postlogin's provider id for each value of the accounts' ``provider`` field."""
+
+    def fetch_profile(self, account_id: int) -> ProviderProfile:
+        """The account's profile as the provider reports it now; raises
+        :class:`TokensRefused`, :class:`~postlogin.jobs.PermanentJobError`, or another
+        exception for a passing failure (retried)."""
+
+
+#: Source name (``Job.payload["source"]``) -> module, and the app it needs installed.
+SOURCES = {
+    "social_auth": ("postlogin.sync_socialauth", "social_django"),
+    "allauth": ("postlogin.allauth.sync", "allauth.socialaccount"),
+}
+
+
+def source(name: str) -> AccountSource:
+    module_name, app = SOURCES[name]
+    if not apps.is_installed(app):
+        raise PermanentJobError(f"{app} is not installed: no {name} account to sync")
+    module: Any = import_module(module_name)
+    return module.SOURCE  # type: ignore[no-any-return]
+
+
+def installed_sources() -> list[str]:
+    return [name for name, (_module, app) in SOURCES.items() if apps.is_installed(app)]
+
+
+@dataclass(frozen=True)
+class DueAccount:
+    """A linked account whose profile sync is due."""
+
+    user_id: int
+    source: str
+    account_id: int
+    provider: str
+    last_synced: datetime | None
 
 
 def _never_planned(event: LoginEvent) -> None:
@@ -33,45 +92,61 @@ def _never_planned(event: LoginEvent) -> None:
     return None
 
 
-def stale_accounts(limit: int) -> list[tuple[int, str, str]]:
-    """``(user id, backend name, last sync)`` of social accounts whose profile sync is due,
-    oldest first (``last sync`` is an ISO time, or ``"never"``)."""
-    from social_django.models import UserSocialAuth
-
+def stale_accounts(limit: int) -> list[DueAccount]:
+    """Up to ``limit`` accounts whose profile sync is due, the least recently synced first."""
     cutoff = timezone.now() - timedelta(seconds=postlogin_settings.RESYNC_AFTER)
     due = (
         Q(user__postlogin_profile__isnull=True)
         | Q(user__postlogin_profile__synced_at__isnull=True)
         | Q(user__postlogin_profile__synced_at__lt=cutoff)
     )
-    rows = (
-        UserSocialAuth.objects.filter(due)
-        .exclude(user__postlogin_profile__needs_login=True)
-        .order_by("user__postlogin_profile__synced_at", "pk")
-        .values_list("user_id", "provider", "user__postlogin_profile__synced_at")[:limit]
+    unfinished = Q(state__in=[Job.State.PENDING, Job.State.QUEUED, Job.State.RUNNING])
+    tried_lately = Job.objects.filter(
+        unfinished | Q(created_at__gte=cutoff), user_id=OuterRef("user_id"), kind=KIND
     )
-    return [
-        (int(user_id), str(provider), synced.isoformat() if synced else "never")
-        for user_id, provider, synced in rows
-    ]
+    found: list[DueAccount] = []
+    for name in installed_sources():
+        origin = source(name)
+        rows = list(
+            origin.accounts()
+            .filter(due)
+            .exclude(user__postlogin_profile__needs_login=True)
+            .exclude(Exists(tried_lately))
+            .order_by(F("user__postlogin_profile__synced_at").asc(nulls_first=True), "pk")
+            .values_list("user_id", "pk", "provider", "user__postlogin_profile__synced_at")[:limit]
+        )
+        ids = origin.provider_ids({str(row[2]) for row in rows})
+        found += [
+            DueAccount(int(user_id), name, int(pk), ids[str(provider)], synced)
+            for user_id, pk, provider, synced in rows
+        ]
+    found.sort(key=lambda account: (account.last_synced is not None, account.last_synced))
+    return found[:limit]
 
 
 def schedule_stale(limit: int | None = None) -> list[int]:
     """Record (and publish after commit) one profile_sync job per due account."""
     from .dispatch import publish_after_commit
 
-    # Keyed on the sync being replaced: two overlapping runs record one job, and the next
-    # sync, once this one moved synced_at, is new work.
-    due = stale_accounts(limit or postlogin_settings.RESYNC_BATCH_SIZE)
+    # Keyed on the sync being replaced and the RESYNC_AFTER period: two overlapping runs
+    # record one job; a sync that failed is tried again in a later period.
+    period = int(timezone.now().timestamp() // postlogin_settings.RESYNC_AFTER)
     jobs = [
         Job(
-            user_id=user_id,
+            user_id=account.user_id,
             kind=KIND,
-            key=f"{backend}:{last_sync}",
-            provider=providers.provider_id(providers.for_backend(backend), backend),
-            payload={"backend": backend},
+            key=":".join(
+                (
+                    account.source,
+                    str(account.account_id),
+                    account.last_synced.isoformat() if account.last_synced else "never",
+                    str(period),
+                )
+            ),
+            provider=account.provider,
+            payload={"source": account.source, "account": account.account_id},
         )
-        for user_id, backend, last_sync in due
+        for account in stale_accounts(limit or postlogin_settings.RESYNC_BATCH_SIZE)
     ]
     Job.objects.bulk_create(jobs, ignore_conflicts=True)
     same_work = Q(pk__in=[])
@@ -86,71 +161,30 @@ def schedule_stale(limit: int | None = None) -> list[int]:
     return ids
 
 
-def _refused(exc: Exception) -> bool:
-    """Is this the provider saying the stored credentials are no good (not a passing fault)?"""
-    from social_core.exceptions import AuthCredentialError
-
-    status = getattr(exc, "status_code", None)
-    return isinstance(exc, AuthCredentialError) or status in (400, 401, 403)
-
-
 @register(KIND, plan=_never_planned)
 def sync_profile(job: Job) -> None:
-    from social_core.exceptions import SocialAuthBaseException
-    from social_django.models import UserSocialAuth
-    from social_django.utils import load_strategy
-
-    backend_name = str(job.payload.get("backend", ""))
-    social = UserSocialAuth.objects.filter(user_id=job.user_id, provider=backend_name).first()
-    if social is None:
-        raise PermanentJobError(f"user {job.user_id} has no {backend_name} account any more")
+    origin = source(str(job.payload.get("source", "")))
+    account_id = job.payload.get("account")
+    if not isinstance(account_id, int):
+        raise PermanentJobError("the job payload names no account")
     wait = ratelimit.acquire(job.provider)
     if wait:
         raise RetryLater(wait, f"rate limited: {job.provider}", counts_as_attempt=False)
-    strategy = load_strategy()  # type: ignore[no-untyped-call]
-    backend: Any = social.get_backend_instance(strategy)
-    if backend is None:
-        raise PermanentJobError(f"the {backend_name} backend is not enabled")
-    if hasattr(backend, "validate_userinfo_sub"):
-        # OpenID Connect checks that the user info belongs to the ID token's subject; outside
-        # a login there is no ID token, but the stored uid is that subject.
-        backend.id_token = {"sub": social.uid}
     try:
-        data = fetch_user_data(social, backend, strategy)
-    except SocialAuthBaseException as exc:
-        if _refused(exc):
-            Profile.objects.update_or_create(user_id=job.user_id, defaults={"needs_login": True})
-            logger.info(
-                "postlogin: %s refused the stored tokens of user %s", backend_name, job.user_id
-            )
-            return
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after and str(retry_after).isdigit():
-            raise RetryLater(float(retry_after), f"{backend_name}: {exc}") from exc
-        raise
-    apply_profile(job, backend_name, data)
+        fresh = origin.fetch_profile(account_id)
+    except TokensRefused as exc:
+        Profile.objects.update_or_create(user_id=job.user_id, defaults={"needs_login": True})
+        logger.info(
+            "postlogin: %s refused the stored tokens of user %s: %s", job.provider, job.user_id, exc
+        )
+        return
+    apply_profile(job, fresh)
 
 
-def fetch_user_data(social: Any, backend: Any, strategy: Any) -> Any:
-    """The provider's user info with the stored access token (refreshed first when it is known
-    to have expired). Many providers do not say when a token expires: a refused token is
-    refreshed once, with the stored refresh token, before the refusal counts."""
-    from social_core.exceptions import SocialAuthBaseException
-
-    token = social.get_access_token(strategy)
-    try:
-        return backend.user_data(token) or {}
-    except SocialAuthBaseException as exc:
-        if not (_refused(exc) and backend.get_refresh_token(social.extra_data)):
-            raise
-    social.refresh_token(strategy)
-    return backend.user_data(social.access_token) or {}
-
-
-def apply_profile(job: Job, backend_name: str, data: Any) -> None:
+def apply_profile(job: Job, fresh: ProviderProfile) -> None:
+    """Store what the provider reports; a new picture URL becomes an avatar job."""
     from .dispatch import publish_after_commit
 
-    fresh = providers.for_backend(backend_name).profile(data)
     profile = Profile.for_user_id(job.user_id)
     Profile.objects.filter(pk=profile.pk).update(
         synced_at=timezone.now(),
@@ -158,19 +192,18 @@ def apply_profile(job: Job, backend_name: str, data: Any) -> None:
         synced_email=fresh.email or "",
         needs_login=False,
     )
-    if fresh.avatar_url and fresh.avatar_url != profile.avatar_source_url:
-        from .jobs import get_kind
-
-        avatar = get_kind("avatar")
-        event = LoginEvent(user_id=job.user_id, provider=job.provider, is_new=False, profile=fresh)
-        spec = avatar.plan(event) if avatar else None
-        if isinstance(spec, list) or spec is None:
-            return
-        avatar_job, created = Job.objects.get_or_create(
-            user_id=job.user_id,
-            kind="avatar",
-            key=spec.key,
-            defaults={"provider": job.provider, "payload": spec.payload},
-        )
-        if created:
-            publish_after_commit([avatar_job.pk])
+    if not fresh.avatar_url or fresh.avatar_url == profile.avatar_source_url:
+        return
+    avatar = get_kind("avatar")
+    event = LoginEvent(user_id=job.user_id, provider=job.provider, is_new=False, profile=fresh)
+    spec = avatar.plan(event) if avatar else None
+    if spec is None or isinstance(spec, list):
+        return
+    avatar_job, created = Job.objects.get_or_create(
+        user_id=job.user_id,
+        kind="avatar",
+        key=spec.key,
+        defaults={"provider": job.provider, "payload": spec.payload},
+    )
+    if created:
+        publish_after_commit([avatar_job.pk])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -75,7 +78,10 @@ def run_sync() -> Job:
 
 
 def make_stale(user: Any) -> None:
-    Profile.objects.filter(user=user).update(synced_at=timezone.now() - timedelta(days=2))
+    """As two days passing would: the last sync, and the job that did it, are old."""
+    two_days_ago = timezone.now() - timedelta(days=2)
+    Profile.objects.filter(user=user).update(synced_at=two_days_ago)
+    Job.objects.filter(user=user, kind="profile_sync").update(created_at=two_days_ago)
 
 
 def test_resync_with_a_stored_token_then_a_refreshed_one_then_a_revoked_one(
@@ -147,11 +153,66 @@ def test_only_due_accounts_are_picked_in_bounded_batches(
         UserSocialAuth.objects.create(user=user, provider="oidc", uid=f"sub{n}")
     fresh = django_user_model.objects.get(username="u0")
     Profile.objects.create(user=fresh, synced_at=timezone.now())
+    older = django_user_model.objects.get(username="u1")
+    Profile.objects.create(user=older, synced_at=timezone.now() - timedelta(days=3))
     assert len(sync.stale_accounts(limit=3)) == 3
-    due = {user_id for user_id, _backend, _last in sync.stale_accounts(limit=10)}
-    assert fresh.pk not in due
+    due = sync.stale_accounts(limit=10)
+    assert fresh.pk not in {account.user_id for account in due}
     assert len(due) == 4
+    assert due[-1].user_id == older.pk, "never synced first, then the oldest sync"
+    assert {(account.source, account.provider) for account in due} == {("social_auth", "oidc")}
     first = sync.schedule_stale(limit=10)
     assert len(first) == 4
-    assert sync.schedule_stale(limit=10) == first, "an overlapping run records nothing new"
+    assert sync.schedule_stale(limit=10) == [], "an overlapping run records nothing new"
     assert Job.objects.filter(kind="profile_sync").count() == 4
+    job = Job.objects.get(kind="profile_sync", user=older)
+    social = UserSocialAuth.objects.get(user=older)
+    assert job.payload == {"source": "social_auth", "account": social.pk}
+
+
+def test_an_account_that_cannot_be_synced_waits_its_turn_instead_of_filling_every_batch(
+    django_user_model: Any, memory_broker: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.POSTLOGIN = {**settings.POSTLOGIN, "RESYNC_AFTER": 3600}
+    for n in range(3):
+        user = django_user_model.objects.create_user(f"u{n}")
+        UserSocialAuth.objects.create(user=user, provider="oidc", uid=f"sub{n}")
+    [job_id] = sync.schedule_stale(limit=1)
+    Job.objects.filter(pk=job_id).update(state="failed")  # e.g. the backend was removed
+    [second] = sync.schedule_stale(limit=1)
+    [third] = sync.schedule_stale(limit=1)
+    assert len({job_id, second, third}) == 3
+    assert sync.schedule_stale(limit=1) == []
+    # Two hours later (RESYNC_AFTER is one), the failed one is due again, under a new key; the
+    # two still waiting in the queue are not recorded twice.
+    later = timezone.now() + timedelta(hours=2)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    [again] = sync.schedule_stale(limit=3)
+    assert Job.objects.get(pk=again).user_id == Job.objects.get(pk=job_id).user_id
+    assert again != job_id
+
+
+def test_a_job_for_an_account_that_is_gone_fails_at_once(
+    django_user_model: Any, memory_broker: Any
+) -> None:
+    user = django_user_model.objects.create_user("gone")
+    UserSocialAuth.objects.create(user=user, provider="oidc", uid="sub")
+    [job_id] = sync.schedule_stale()
+    UserSocialAuth.objects.all().delete()
+    runner.run(job_id)
+    job = Job.objects.get(pk=job_id)
+    assert (job.state, job.attempts) == ("failed", 1)
+    assert "no longer exists" in job.last_error
+
+
+def test_every_worker_knows_the_profile_sync_kind_without_importing_it() -> None:
+    """A worker that never ran resync_stale still runs the jobs another one recorded."""
+    code = (
+        "import django; django.setup(); from postlogin import jobs; "
+        "print(' '.join(jobs.registered_kinds()))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert {"profile_sync", "webhook", "avatar", "welcome_email"} <= set(out.stdout.split())

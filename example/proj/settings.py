@@ -191,6 +191,8 @@ if DEMO_AUTH == "allauth":
                 ]
             }
     SOCIALACCOUNT_QUERY_EMAIL = True  # GitHub: ask for the addresses, not only the public one
+    # Keep the tokens: the profile re-sync in the beat schedule calls the provider with them.
+    SOCIALACCOUNT_STORE_TOKENS = True
     # The onboarding gate: a new account gives a phone number on allauth's signup page.
     SOCIALACCOUNT_AUTO_SIGNUP = False
     SOCIALACCOUNT_FORMS = {"signup": "postlogin.allauth.forms.PhoneSignupForm"}

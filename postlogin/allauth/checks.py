@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from typing import Any
 
 from allauth.account import app_settings as account_settings
@@ -12,8 +13,11 @@ from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
 from .. import jobs
+from ..checks.celery_config import project_app
 from ..conf import postlogin_settings
 from ..tokens import handler_needs_access_token
+
+RESYNC = "postlogin.resync_stale"
 
 
 @register(Tags.compatibility)
@@ -34,6 +38,24 @@ def check_token_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             "access token, but allauth stores no tokens: they will fail for allauth logins.",
             hint="Set SOCIALACCOUNT_STORE_TOKENS = True.",
             id="postlogin_allauth.W001",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_resync_tokens(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if socialaccount_settings.STORE_TOKENS:
+        return []
+    schedule = project_app().conf.beat_schedule or {}
+    entries = schedule.values() if isinstance(schedule, Mapping) else []
+    if not any(isinstance(entry, Mapping) and entry.get("task") == RESYNC for entry in entries):
+        return []
+    return [
+        CheckWarning(
+            f"The beat schedule runs {RESYNC}, but allauth stores no tokens: the profiles of "
+            "allauth accounts are never re-synced.",
+            hint="Set SOCIALACCOUNT_STORE_TOKENS = True, or beat_schedule(resync_every=None).",
+            id="postlogin_allauth.W004",
         )
     ]
 

@@ -12,15 +12,22 @@ from typing import Any
 
 from allauth.socialaccount.forms import SignupForm
 from django import forms
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import postlogin_settings
 from ..models import Profile
 from ..phones import normalise_phone
+
+TERMS_LABEL = _('I accept the <a href="{}" target="_blank" rel="noopener">terms of service</a>')
 
 
 class PhoneSignupForm(SignupForm):  # type: ignore[misc]  # allauth ships no type hints
     """allauth's social signup form, plus a required phone number stored in E.164 form on
-    ``user.postlogin_profile.phone`` (the same validation as the social-auth gate)."""
+    ``user.postlogin_profile.phone`` (the same validation as the social-auth gate), and, when
+    ``POSTLOGIN["TERMS_URL"]`` is set, a required "I accept the terms" checkbox recorded in
+    ``terms_accepted_at``."""
 
     phone = forms.CharField(
         label=_("Mobile phone number"),
@@ -31,10 +38,22 @@ class PhoneSignupForm(SignupForm):  # type: ignore[misc]  # allauth ships no typ
         ),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        terms_url = postlogin_settings.TERMS_URL
+        if terms_url:
+            self.fields["accept_terms"] = forms.BooleanField(
+                label=format_html(str(TERMS_LABEL), terms_url),
+                required=True,
+            )
+
     def clean_phone(self) -> str:
         return normalise_phone(self.cleaned_data["phone"])
 
     def save(self, request: Any) -> Any:
         user = super().save(request)
-        Profile.objects.update_or_create(user=user, defaults={"phone": self.cleaned_data["phone"]})
+        details: dict[str, Any] = {"phone": self.cleaned_data["phone"]}
+        if self.cleaned_data.get("accept_terms"):
+            details["terms_accepted_at"] = timezone.now()
+        Profile.objects.update_or_create(user=user, defaults=details)
         return user

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +18,18 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture(scope="session")
-def local_idp_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def local_idp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the local provider keeps its database and signing key."""
+    return tmp_path_factory.mktemp("devidp")
+
+
+@pytest.fixture(scope="session")
+def local_idp_issuer(local_idp_dir: Path) -> Iterator[str]:
     """example/devidp running on a free port for the whole session."""
     from ..devidp_server import devidp
     from .test_local_provider import CALLBACK
 
-    with devidp(tmp_path_factory.mktemp("devidp"), CALLBACK) as issuer:
+    with devidp(local_idp_dir, CALLBACK) as issuer:
         yield issuer
 
 

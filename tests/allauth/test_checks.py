@@ -42,6 +42,7 @@ def profile_sync() -> Iterator[str]:
 def test_a_job_that_needs_tokens_while_allauth_stores_none(
     settings: Any, profile_sync: str
 ) -> None:
+    settings.CELERY_BEAT_SCHEDULE = {}  # no re-sync: W004 is the next test's
     settings.POSTLOGIN = {"LOGIN_JOBS": ["avatar", profile_sync]}
     settings.SOCIALACCOUNT_STORE_TOKENS = False
     ((check_id, message),) = our_messages()
@@ -54,6 +55,7 @@ def test_a_job_that_needs_tokens_while_allauth_stores_none(
 
 
 def test_no_warning_while_no_enabled_job_needs_tokens(settings: Any, profile_sync: str) -> None:
+    settings.CELERY_BEAT_SCHEDULE = {}
     settings.POSTLOGIN = {"LOGIN_JOBS": ["avatar"], "SIGNUP_JOBS": ["welcome_email", "no_such"]}
     settings.SOCIALACCOUNT_STORE_TOKENS = False
     assert our_messages() == []
@@ -88,3 +90,20 @@ def test_the_phone_form_next_to_allauths_own_phone_field(settings: Any) -> None:
 def test_other_signup_forms_are_left_alone(settings: Any, form: str) -> None:
     settings.SOCIALACCOUNT_FORMS = {"signup": form}
     assert our_messages() == []
+
+
+def test_a_scheduled_resync_while_allauth_stores_no_tokens(settings: Any) -> None:
+    from postlogin.schedules import beat_schedule
+
+    from ..helpers import celery_app
+
+    settings.SOCIALACCOUNT_STORE_TOKENS = False
+    with celery_app("memory://", beat_schedule=beat_schedule()):
+        ((check_id, message),) = our_messages()
+    assert check_id == "postlogin_allauth.W004"
+    assert "never re-synced" in message
+    with celery_app("memory://", beat_schedule=beat_schedule(resync_every=None)):
+        assert our_messages() == []
+    settings.SOCIALACCOUNT_STORE_TOKENS = True
+    with celery_app("memory://", beat_schedule=beat_schedule()):
+        assert our_messages() == []

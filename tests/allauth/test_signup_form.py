@@ -79,3 +79,40 @@ def test_a_number_that_cannot_exist_is_refused_with_the_reason(client: Client) -
     assert refused.status_code == 200
     assert "This is not a valid phone number for its country." in refused.content.decode()
     assert not get_user_model().objects.exists()
+
+
+@responses.activate
+def test_with_a_terms_url_the_terms_must_be_accepted_and_the_acceptance_is_recorded(
+    client: Client, settings: Any
+) -> None:
+    settings.POSTLOGIN = {"TERMS_URL": "https://example.com/terms"}
+    mock_google(responses.mock)
+    allauth_login(client, "google")
+    page = client.get(SIGNUP).content.decode()
+    assert '<a href="https://example.com/terms" target="_blank" rel="noopener">' in page
+    refused = sign_up(client, "+44 20 7946 0018")
+    assert refused.status_code == 200
+    assert not get_user_model().objects.exists()
+
+    accepted = client.post(
+        SIGNUP,
+        {
+            "username": "ada",
+            "email": "ada@example.com",
+            "phone": "+44 20 7946 0018",
+            "accept_terms": "on",
+        },
+    )
+    assert accepted["Location"] == "/done/"
+    profile = Profile.objects.get(user__username="ada")
+    assert profile.terms_accepted_at is not None
+    assert profile.phone == "+442079460018"
+
+
+@responses.activate
+def test_without_a_terms_url_there_is_no_checkbox(client: Client) -> None:
+    mock_google(responses.mock)
+    allauth_login(client, "google")
+    assert 'name="accept_terms"' not in client.get(SIGNUP).content.decode()
+    assert sign_up(client, "+44 20 7946 0018")["Location"] == "/done/"
+    assert Profile.objects.get(user__username="ada").terms_accepted_at is None

@@ -1,0 +1,233 @@
+"""Profile re-sync for allauth accounts, with the tokens allauth stored: against the local
+OpenID Connect provider over HTTP, and against Google and GitHub as they document their APIs."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import responses
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from postlogin import runner, sync
+from postlogin.models import Job, Profile
+
+from ..devidp_server import CLIENT_ID, CLIENT_SECRET
+from ..payloads import GITHUB_EMAILS, GITHUB_USER
+from .flow import GOOGLE_TOKEN_URL, allauth_login, mock_github, mock_google
+from .test_local_provider import sign_in
+
+pytestmark = [pytest.mark.allauth, pytest.mark.django_db]
+
+GOOGLE_USERINFO_V2 = "https://www.googleapis.com/oauth2/v2/userinfo"
+
+
+def run_sync() -> Job:
+    [job_id] = sync.schedule_stale()
+    runner.run(job_id)
+    return Job.objects.get(pk=job_id)
+
+
+def make_stale(user: Any) -> None:
+    """As two days passing would: the last sync, and the job that did it, are old."""
+    two_days_ago = timezone.now() - timedelta(days=2)
+    Profile.objects.filter(user=user).update(synced_at=two_days_ago)
+    Job.objects.filter(user=user, kind="profile_sync").update(created_at=two_days_ago)
+
+
+def stored_token(user: Any) -> Any:
+    from allauth.socialaccount.models import SocialToken
+
+    return SocialToken.objects.get(account__user=user)
+
+
+def expire_access_tokens_at_the_provider(provider_dir: Path) -> None:
+    with sqlite3.connect(provider_dir / "devidp.sqlite3") as db:
+        db.execute("UPDATE oauth2_provider_accesstoken SET expires = '2000-01-01 00:00:00'")
+
+
+def revoke(issuer: str, token: str, kind: str) -> None:
+    """RFC 7009 token revocation at the provider."""
+    requests.post(
+        f"{issuer}/revoke_token/",
+        data={"token": token, "token_type_hint": kind},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=10,
+    ).raise_for_status()
+
+
+def test_resync_at_the_local_provider_stored_then_refreshed_then_revoked(
+    devidp: str,
+    local_idp_dir: Path,
+    client: Client,
+    memory_broker: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    assert sign_in(client, "grace")["Location"] == "/done/"
+    user = get_user_model().objects.get(username="grace")
+    token = stored_token(user)
+    assert token.token_secret, "allauth stored the refresh token"
+    Job.objects.filter(kind="avatar").delete()
+    Profile.objects.filter(user=user).update(avatar_source_url="https://old.example/grace.png")
+    memory_broker()
+
+    [due] = sync.stale_accounts(10)
+    assert (due.source, due.provider, due.user_id) == ("allauth", "oidc", user.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = run_sync()
+    assert job.state == "done", job.last_error
+    assert job.provider == "oidc"
+    profile = Profile.objects.get(user=user)
+    assert (profile.synced_name, profile.synced_email) == ("Grace Hopper", "grace@example.com")
+    avatar = Job.objects.get(kind="avatar", user=user)
+    assert avatar.payload["url"] == devidp.removesuffix("/o") + "/avatars/grace.png"
+    assert ("postlogin.run_job", (avatar.pk,)) in memory_broker()
+
+    # Refused by the provider (expired there): refreshed with the refresh token, then asked again.
+    old = token.token
+    expire_access_tokens_at_the_provider(local_idp_dir)
+    make_stale(user)
+    assert run_sync().state == "done"
+    token.refresh_from_db()
+    assert token.token != old
+    assert token.expires_at > timezone.now()
+
+    # Known to have expired: refreshed before it is even tried (the old one still works there).
+    old = token.token
+    type(token).objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(1))
+    make_stale(user)
+    assert run_sync().state == "done"
+    token.refresh_from_db()
+    assert token.token != old
+
+    # Revoked: the profile needs a fresh login; nothing retries for ever.
+    revoke(devidp, token.token, "access_token")
+    revoke(devidp, token.token_secret, "refresh_token")
+    make_stale(user)
+    job = run_sync()
+    assert (job.state, job.attempts) == ("done", 1)
+    assert Profile.objects.get(user=user).needs_login is True
+    assert sync.stale_accounts(10) == [], "not scheduled again until the user logs in"
+
+    assert sign_in(Client(), "grace")["Location"] == "/done/"
+    assert Profile.objects.get(user=user).needs_login is False
+
+
+@responses.activate
+def test_google_userinfo_is_asked_and_a_refused_token_refreshed_once(
+    client: Client, memory_broker: Any
+) -> None:
+    mock_google(responses.mock)
+    allauth_login(client, "google")
+    user = get_user_model().objects.get()
+    token = stored_token(user)
+    token.token_secret = "1//google-refresh-token"  # an "offline" grant
+    token.save()
+    userinfo = {
+        "id": "110169484474386276334",
+        "email": "ada@example.com",
+        "verified_email": True,
+        "name": "Ada King",
+        "picture": "https://lh3.googleusercontent.com/a/new-picture=s96-c",
+    }
+    refused = responses.get(GOOGLE_USERINFO_V2, status=401, json={"error": "invalid_token"})
+    answered = responses.get(GOOGLE_USERINFO_V2, json=userinfo)
+    refreshed = responses.post(
+        GOOGLE_TOKEN_URL, json={"access_token": "ya29.fresh", "expires_in": 3599}
+    )
+
+    job = run_sync()
+    assert job.state == "done", job.last_error
+    assert (refused.call_count, answered.call_count) == (1, 1)
+    assert answered.calls[0].request.headers["Authorization"] == "Bearer ya29.fresh"
+    [refresh] = [call for call in refreshed.calls if "refresh_token" in str(call.request.body)]
+    assert "grant_type=refresh_token" in str(refresh.request.body)
+    assert "client_id=google-client-id" in str(refresh.request.body)
+    token.refresh_from_db()
+    assert (token.token, token.token_secret) == ("ya29.fresh", "1//google-refresh-token")
+    profile = Profile.objects.get(user=user)
+    assert (profile.synced_name, profile.synced_email) == ("Ada King", "ada@example.com")
+    assert Job.objects.get(kind="avatar", payload__url=userinfo["picture"]).provider == "google"
+
+
+@responses.activate
+def test_github_is_asked_with_the_stored_token(client: Client, memory_broker: Any) -> None:
+    mock_github(responses.mock)
+    allauth_login(client, "github")
+    user = get_user_model().objects.get(username="octocat")
+    responses.replace(responses.GET, "https://api.github.com/user", json=GITHUB_USER)
+    job = run_sync()
+    assert job.state == "done", job.last_error
+    assert job.provider == "github"
+    profile = Profile.objects.get(user=user)
+    assert (profile.synced_name, profile.synced_email) == ("The Octocat", "octocat@github.com")
+    headers = responses.calls[-2].request.headers
+    assert headers["Authorization"] == f"token {stored_token(user).token}"
+    assert {call.request.url for call in responses.calls[-2:]} == {
+        "https://api.github.com/user",
+        "https://api.github.com/user/emails",
+    }
+    assert GITHUB_EMAILS[0]["email"] == profile.synced_email
+
+
+@responses.activate
+def test_a_rate_limited_answer_waits_as_told_and_a_refusal_without_refresh_token_ends(
+    client: Client, memory_broker: Any
+) -> None:
+    mock_github(responses.mock)
+    allauth_login(client, "github")
+    user = get_user_model().objects.get(username="octocat")
+    responses.replace(
+        responses.GET, "https://api.github.com/user", status=429, headers={"Retry-After": "42"}
+    )
+    [job_id] = sync.schedule_stale()
+    outcome = runner.run(job_id)
+    assert (outcome.state, outcome.countdown) == ("retry", 42)
+
+    responses.replace(responses.GET, "https://api.github.com/user", status=401)
+    assert runner.run(job_id).state == "done"
+    assert Profile.objects.get(user=user).needs_login is True
+
+
+@responses.activate
+def test_an_expired_token_without_refresh_token_needs_a_login(
+    client: Client, memory_broker: Any
+) -> None:
+    mock_github(responses.mock)
+    allauth_login(client, "github")
+    user = get_user_model().objects.get(username="octocat")
+    type(stored_token(user)).objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    calls = len(responses.calls)
+    assert run_sync().state == "done"
+    assert Profile.objects.get(user=user).needs_login is True
+    assert len(responses.calls) == calls, "no call with a token known to be dead"
+
+
+@responses.activate
+def test_an_answer_for_another_account_is_not_stored(client: Client, memory_broker: Any) -> None:
+    mock_github(responses.mock)
+    allauth_login(client, "github")
+    user = get_user_model().objects.get(username="octocat")
+    responses.replace(
+        responses.GET, "https://api.github.com/user", json={**GITHUB_USER, "id": 1, "name": "X"}
+    )
+    job = run_sync()
+    assert job.state == "failed"
+    assert "answered for account '1'" in job.last_error
+    assert not Profile.objects.filter(user=user, synced_at__isnull=False).exists()
+
+
+def test_accounts_without_a_stored_token_are_not_picked(user: Any) -> None:
+    from allauth.socialaccount.models import SocialAccount, SocialToken
+
+    SocialAccount.objects.create(user=user, provider="github", uid="1")
+    assert sync.stale_accounts(10) == []
+    SocialToken.objects.create(account=SocialAccount.objects.get(), token="gho_x")
+    [due] = sync.stale_accounts(10)
+    assert (due.source, due.provider) == ("allauth", "github")
