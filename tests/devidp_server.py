@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -89,3 +90,19 @@ def sign_in_at_idp(authorize_url: str, username: str, callback: str) -> dict[str
             return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
         response = session.get(location, allow_redirects=False, timeout=10)
     raise AssertionError(f"the provider never sent the browser back to {callback}")
+
+
+def expire_access_tokens(var_dir: Path) -> None:
+    """As time would: every access token the provider issued is now past its expiry."""
+    with sqlite3.connect(var_dir / "devidp.sqlite3") as db:
+        db.execute("UPDATE oauth2_provider_accesstoken SET expires = '2000-01-01 00:00:00'")
+
+
+def revoke(issuer: str, token: str, kind: str) -> None:
+    """RFC 7009 token revocation at the provider (``kind``: access_token or refresh_token)."""
+    requests.post(
+        f"{issuer}/revoke_token/",
+        data={"token": token, "token_type_hint": kind},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=10,
+    ).raise_for_status()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from django.test import Client
 from django.utils import timezone
 from social_django.models import UserSocialAuth
@@ -21,7 +19,15 @@ from social_django.models import UserSocialAuth
 from postlogin import runner, sync
 from postlogin.models import Job, Profile
 
-from .devidp_server import CLIENT_ID, CLIENT_SECRET, devidp, sign_in_at_idp
+from .devidp_server import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    devidp,
+    expire_access_tokens,
+    revoke,
+    sign_in_at_idp,
+)
+from .resync_steps import make_stale, run_sync
 
 CALLBACK = "http://testserver/complete/oidc/"
 
@@ -39,12 +45,6 @@ def issuer(provider_dir: Path) -> Iterator[str]:
         yield url
 
 
-def expire_access_tokens_at_the_provider(provider_dir: Path) -> None:
-    """As time would: every access token the provider issued is now past its expiry."""
-    with sqlite3.connect(provider_dir / "devidp.sqlite3") as db:
-        db.execute("UPDATE oauth2_provider_accesstoken SET expires = '2000-01-01 00:00:00'")
-
-
 @pytest.fixture
 def oidc(settings: Any, issuer: str) -> str:
     settings.SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = issuer
@@ -59,29 +59,6 @@ def login_at_provider(client: Client, username: str) -> Any:
     begin = client.post("/login/oidc/")
     query = sign_in_at_idp(begin["Location"], username, CALLBACK)
     return client.get("/complete/oidc/", query)
-
-
-def revoke(issuer: str, token: str, kind: str) -> None:
-    """RFC 7009 token revocation at the provider."""
-    requests.post(
-        f"{issuer}/revoke_token/",
-        data={"token": token, "token_type_hint": kind},
-        auth=(CLIENT_ID, CLIENT_SECRET),
-        timeout=10,
-    ).raise_for_status()
-
-
-def run_sync() -> Job:
-    [job_id] = sync.schedule_stale()
-    runner.run(job_id)
-    return Job.objects.get(pk=job_id)
-
-
-def make_stale(user: Any) -> None:
-    """As two days passing would: the last sync, and the job that did it, are old."""
-    two_days_ago = timezone.now() - timedelta(days=2)
-    Profile.objects.filter(user=user).update(synced_at=two_days_ago)
-    Job.objects.filter(user=user, kind="profile_sync").update(created_at=two_days_ago)
 
 
 def test_resync_with_a_stored_token_then_a_refreshed_one_then_a_revoked_one(
@@ -116,7 +93,7 @@ def test_resync_with_a_stored_token_then_a_refreshed_one_then_a_revoked_one(
 
     # An access token the provider no longer accepts is refreshed with the refresh token.
     old_token = social.extra_data["access_token"]
-    expire_access_tokens_at_the_provider(provider_dir)
+    expire_access_tokens(provider_dir)
     make_stale(user)
     assert run_sync().state == "done"
     social.refresh_from_db()

@@ -3,13 +3,11 @@ OpenID Connect provider over HTTP, and against Google and GitHub as they documen
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import responses
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -18,8 +16,9 @@ from django.utils import timezone
 from postlogin import runner, sync
 from postlogin.models import Job, Profile
 
-from ..devidp_server import CLIENT_ID, CLIENT_SECRET
+from ..devidp_server import expire_access_tokens, revoke
 from ..payloads import GITHUB_EMAILS, GITHUB_USER
+from ..resync_steps import make_stale, run_sync
 from .flow import GOOGLE_TOKEN_URL, allauth_login, mock_github, mock_google
 from .test_local_provider import sign_in
 
@@ -28,38 +27,10 @@ pytestmark = [pytest.mark.allauth, pytest.mark.django_db]
 GOOGLE_USERINFO_V2 = "https://www.googleapis.com/oauth2/v2/userinfo"
 
 
-def run_sync() -> Job:
-    [job_id] = sync.schedule_stale()
-    runner.run(job_id)
-    return Job.objects.get(pk=job_id)
-
-
-def make_stale(user: Any) -> None:
-    """As two days passing would: the last sync, and the job that did it, are old."""
-    two_days_ago = timezone.now() - timedelta(days=2)
-    Profile.objects.filter(user=user).update(synced_at=two_days_ago)
-    Job.objects.filter(user=user, kind="profile_sync").update(created_at=two_days_ago)
-
-
 def stored_token(user: Any) -> Any:
     from allauth.socialaccount.models import SocialToken
 
     return SocialToken.objects.get(account__user=user)
-
-
-def expire_access_tokens_at_the_provider(provider_dir: Path) -> None:
-    with sqlite3.connect(provider_dir / "devidp.sqlite3") as db:
-        db.execute("UPDATE oauth2_provider_accesstoken SET expires = '2000-01-01 00:00:00'")
-
-
-def revoke(issuer: str, token: str, kind: str) -> None:
-    """RFC 7009 token revocation at the provider."""
-    requests.post(
-        f"{issuer}/revoke_token/",
-        data={"token": token, "token_type_hint": kind},
-        auth=(CLIENT_ID, CLIENT_SECRET),
-        timeout=10,
-    ).raise_for_status()
 
 
 def test_resync_at_the_local_provider_stored_then_refreshed_then_revoked(
@@ -91,7 +62,7 @@ def test_resync_at_the_local_provider_stored_then_refreshed_then_revoked(
 
     # Refused by the provider (expired there): refreshed with the refresh token, then asked again.
     old = token.token
-    expire_access_tokens_at_the_provider(local_idp_dir)
+    expire_access_tokens(local_idp_dir)
     make_stale(user)
     assert run_sync().state == "done"
     token.refresh_from_db()
