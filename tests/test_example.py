@@ -49,4 +49,6 @@ def test_example_registers_its_own_job_kind(tmp_path: Path) -> None:
         tmp_path=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "['avatar', 'login_history', 'welcome_email']"
+    assert result.stdout.splitlines()[-1] == (
+        "['avatar', 'login_history', 'profile_sync', 'webhook', 'welcome_email']"
+    )
