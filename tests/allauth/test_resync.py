@@ -202,3 +202,89 @@ def test_accounts_without_a_stored_token_are_not_picked(user: Any) -> None:
     SocialToken.objects.create(account=SocialAccount.objects.get(), token="gho_x")
     [due] = sync.stale_accounts(10)
     assert (due.source, due.provider) == ("allauth", "github")
+
+
+@responses.activate
+def test_a_passing_failure_is_retried_and_a_token_refused_after_a_refresh_ends(
+    client: Client, memory_broker: Any
+) -> None:
+    mock_github(responses.mock)
+    allauth_login(client, "github")
+    user = get_user_model().objects.get(username="octocat")
+    [job_id] = sync.schedule_stale()
+    responses.replace(responses.GET, "https://api.github.com/user", status=503)
+    outcome = runner.run(job_id)
+    assert outcome.state == "retry"
+    assert Job.objects.get(pk=job_id).last_error.startswith("HTTPError: 503")
+
+    # Refused, refreshed, refused again: the grant itself is gone.
+    token = stored_token(user)
+    token.token_secret = "ghr_refresh"
+    token.save()
+    responses.replace(responses.GET, "https://api.github.com/user", status=401)
+    responses.replace(
+        responses.POST,
+        "https://github.com/login/oauth/access_token",
+        json={"access_token": "gho_new", "refresh_token": "ghr_new", "expires_in": 28800},
+    )
+    assert runner.run(job_id).state == "done"
+    token.refresh_from_db()
+    assert (token.token, token.token_secret) == ("gho_new", "ghr_new")
+    assert Profile.objects.get(user=user).needs_login is True
+
+
+@responses.activate
+def test_a_refresh_the_token_endpoint_refuses_needs_a_login(
+    client: Client, memory_broker: Any
+) -> None:
+    mock_github(responses.mock)
+    allauth_login(client, "github")
+    user = get_user_model().objects.get(username="octocat")
+    token = stored_token(user)
+    token.token_secret = "ghr_revoked"
+    token.expires_at = timezone.now() - timedelta(seconds=1)
+    token.save()
+    responses.replace(
+        responses.POST,
+        "https://github.com/login/oauth/access_token",
+        status=400,
+        json={"error": "invalid_grant"},
+    )
+    assert run_sync().state == "done"
+    assert Profile.objects.get(user=user).needs_login is True
+    token.refresh_from_db()
+    assert token.token_secret == "ghr_revoked"
+
+
+@responses.activate
+def test_jobs_for_an_account_or_app_that_is_gone_fail_at_once(
+    client: Client, memory_broker: Any, settings: Any
+) -> None:
+    from allauth.socialaccount.models import SocialAccount, SocialToken
+
+    mock_github(responses.mock)
+    allauth_login(client, "github")
+    user = get_user_model().objects.get(username="octocat")
+
+    [job_id] = sync.schedule_stale()
+    SocialToken.objects.all().delete()
+    runner.run(job_id)
+    assert Profile.objects.get(user=user).needs_login is True, "no token: only a login helps"
+
+    Profile.objects.filter(user=user).update(needs_login=False)
+    make_stale(user)
+    SocialToken.objects.create(account=SocialAccount.objects.get(), token="gho_x")
+    [job_id] = sync.schedule_stale()
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        name: conf for name, conf in settings.SOCIALACCOUNT_PROVIDERS.items() if name != "github"
+    }
+    runner.run(job_id)
+    job = Job.objects.get(pk=job_id)
+    assert (job.state, job.attempts) == ("failed", 1)
+    assert "no allauth app for 'github'" in job.last_error
+
+    make_stale(user)
+    [job_id] = sync.schedule_stale()
+    SocialAccount.objects.all().delete()
+    runner.run(job_id)
+    assert "no longer exists" in Job.objects.get(pk=job_id).last_error
