@@ -41,10 +41,6 @@ class CircuitBreaker:
             self._open_until = now + postlogin_settings.BROKER_COOLDOWN
             return PROBE
 
-    def allow(self) -> bool:
-        """May this caller publish? While open, only one caller per cool-down probes."""
-        return self.acquire() != SKIP
-
     def record_failure(self) -> None:
         with self._lock:
             self._open_until = time.monotonic() + postlogin_settings.BROKER_COOLDOWN

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from postlogin import dispatch, jobs, ledger, runner
-from postlogin.breaker import CircuitBreaker
+from postlogin.breaker import PROBE, PUBLISH, SKIP, CircuitBreaker
 from postlogin.models import Job
 from postlogin.signals import job_failed, job_succeeded
 
@@ -224,15 +224,16 @@ def test_replay_sends_failed_jobs_round_again(
 def test_circuit_breaker_opens_then_lets_one_probe_through(settings: Any) -> None:
     settings.POSTLOGIN = {**TEST_POSTLOGIN, "BROKER_COOLDOWN": 0}
     breaker = CircuitBreaker()
-    assert breaker.allow()
+    assert breaker.acquire() == PUBLISH
     breaker.record_failure()
     assert breaker.is_open
-    assert breaker.allow(), "cool-down over: one probe"
     settings.POSTLOGIN = {**TEST_POSTLOGIN, "BROKER_COOLDOWN": 60}
+    assert breaker.acquire() == PROBE, "cool-down over: one probe"
+    assert breaker.acquire() == SKIP, "the others skip until the probe reports"
     breaker.record_failure()
-    assert not breaker.allow()
+    assert breaker.acquire() == SKIP
     breaker.record_success()
-    assert breaker.allow()
+    assert breaker.acquire() == PUBLISH
     assert not breaker.is_open
 
 
