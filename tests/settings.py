@@ -6,6 +6,7 @@ import os
 import tempfile
 
 import dj_database_url
+import django
 
 from postlogin.schedules import beat_schedule
 
@@ -53,10 +54,20 @@ DATABASES = {
 MEDIA_ROOT = os.environ.get("POSTLOGIN_TEST_MEDIA_ROOT") or tempfile.mkdtemp(
     prefix="postlogin-tests-media-"
 )
-EMAIL_BACKEND = os.environ.get(
+_EMAIL_BACKEND = os.environ.get(
     "POSTLOGIN_TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
 )
-EMAIL_FILE_PATH = os.environ.get("POSTLOGIN_TEST_EMAIL_DIR")
+_EMAIL_DIR = os.environ.get("POSTLOGIN_TEST_EMAIL_DIR")
+if django.VERSION >= (6, 1):  # MAILERS replaces the EMAIL_* settings
+    MAILERS = {
+        "default": {
+            "BACKEND": _EMAIL_BACKEND,
+            "OPTIONS": {"file_path": _EMAIL_DIR} if _EMAIL_DIR else {},
+        }
+    }
+else:
+    EMAIL_BACKEND = _EMAIL_BACKEND
+    EMAIL_FILE_PATH = _EMAIL_DIR
 # The suite's picture hosts are loopback servers on plain http: allow exactly that. A test that
 # replaces POSTLOGIN wholesale starts from this dict ({**TEST_POSTLOGIN, ...}) to keep it.
 # Loopback fetching is what the tests need, and what postlogin.W008 warns about outside DEBUG.

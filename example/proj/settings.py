@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 from postlogin.schedules import beat_schedule
@@ -97,12 +98,27 @@ LOGIN_URL = "/"
 LOGIN_REDIRECT_URL = "/profile/"
 LOGOUT_REDIRECT_URL = "/"
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
-EMAIL_FILE_PATH = VAR_DIR / "sent-emails"
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "welcome@demo.localhost")
+_EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+_EMAIL_FILE_PATH = VAR_DIR / "sent-emails"
 # Django's SMTP backend waits for ever by default: a hung mail server would hold a welcome
 # email job past its lease.
-EMAIL_TIMEOUT = 10
+_EMAIL_TIMEOUT = 10
+if django.VERSION >= (6, 1):  # MAILERS replaces the EMAIL_* settings
+    _MAILER_OPTIONS: dict[str, dict[str, object]] = {
+        "django.core.mail.backends.filebased.EmailBackend": {"file_path": str(_EMAIL_FILE_PATH)},
+        "django.core.mail.backends.smtp.EmailBackend": {"timeout": _EMAIL_TIMEOUT},
+    }
+    MAILERS = {
+        "default": {
+            "BACKEND": _EMAIL_BACKEND,
+            "OPTIONS": _MAILER_OPTIONS.get(_EMAIL_BACKEND, {}),
+        }
+    }
+else:
+    EMAIL_BACKEND = _EMAIL_BACKEND
+    EMAIL_FILE_PATH = _EMAIL_FILE_PATH
+    EMAIL_TIMEOUT = _EMAIL_TIMEOUT
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "welcome@demo.localhost")
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
