@@ -1,8 +1,9 @@
 """The Microsoft Graph profile photo: Microsoft gives no picture URL, only the photo's bytes at
 ``/me/photo/$value`` to a holder of the user's access token.
 
-The token is read here, in the worker, from social-auth's stored ``UserSocialAuth.extra_data``;
-it never enters a job's payload and never crosses the broker.
+The token is read here, in the worker, from social-auth's stored ``UserSocialAuth.extra_data``
+or django-allauth's ``SocialToken``; it never enters a job's payload and never crosses the
+broker.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from django.apps import apps
 
 from .avatars import AvatarRejected, fetch_avatar_image
+from .tokens import access_token_for
 
 #: Where the photo is: the largest size the user has (up to 648x648 pixels).
 PHOTO_URL = "https://graph.microsoft.com/v1.0/me/photo/$value"
@@ -19,7 +21,11 @@ SOURCE = "microsoft-graph"
 
 
 def stored_access_token(user_id: int, backend_names: Iterable[str]) -> str | None:
-    """The user's latest access token from social-auth-app-django, if it is installed."""
+    """The user's latest Microsoft access token: social-auth's, else allauth's unexpired one."""
+    return _social_auth_token(user_id, backend_names) or access_token_for(user_id, "microsoft")
+
+
+def _social_auth_token(user_id: int, backend_names: Iterable[str]) -> str | None:
     if not apps.is_installed("social_django"):
         return None
     from social_django.models import UserSocialAuth
@@ -42,7 +48,8 @@ def fetch_photo(user_id: int, backend_names: Iterable[str]) -> bytes:
     token = stored_access_token(user_id, backend_names)
     if token is None:
         raise AvatarRejected(
-            "no_access_token", "no stored Microsoft access token (social-auth's extra_data)"
+            "no_access_token",
+            "no stored Microsoft access token (social-auth's extra_data, allauth's SocialToken)",
         )
     try:
         return fetch_avatar_image(PHOTO_URL, headers={"Authorization": f"Bearer {token}"})

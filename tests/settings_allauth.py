@@ -12,6 +12,7 @@ ALLAUTH_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
     "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.microsoft",
     "allauth.socialaccount.providers.openid_connect",
     "postlogin.allauth",
 ]
@@ -31,6 +32,9 @@ SOCIALACCOUNT_PROVIDERS = {
     },
     "github": {
         "APPS": [{"client_id": "github-client-id", "secret": "github-client-secret"}],
+    },
+    "microsoft": {
+        "APPS": [{"client_id": "microsoft-client-id", "secret": "microsoft-client-secret"}],
     },
     # The local identity provider (example/devidp): its port is set by the tests that start it.
     "openid_connect": {
