@@ -8,6 +8,7 @@ from typing import Any
 
 from allauth.account import app_settings as account_settings
 from allauth.socialaccount import app_settings as socialaccount_settings
+from django.apps import apps
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
@@ -18,6 +19,7 @@ from ..conf import postlogin_settings
 from ..tokens import handler_needs_access_token
 
 RESYNC = "postlogin.resync_stale"
+MICROSOFT = "allauth.socialaccount.providers.microsoft"
 
 
 @register(Tags.compatibility)
@@ -30,6 +32,8 @@ def check_token_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         kind = jobs.get_kind(name)
         if kind is not None and handler_needs_access_token(kind.handler):
             needing.append(name)
+        elif name == "avatar" and apps.is_installed(MICROSOFT):
+            needing.append("avatar (Microsoft's photo is read from Graph with the token)")
     if not needing:
         return []
     return [

@@ -15,6 +15,7 @@ from postlogin.tokens import needs_access_token
 
 pytestmark = pytest.mark.allauth
 
+MICROSOFT = "allauth.socialaccount.providers.microsoft"
 PHONE_FORM = {"signup": "postlogin.allauth.forms.PhoneSignupForm"}
 
 
@@ -44,11 +45,17 @@ def test_a_job_that_needs_tokens_while_allauth_stores_none(
 ) -> None:
     settings.CELERY_BEAT_SCHEDULE = {}  # no re-sync: W004 is the next test's
     settings.POSTLOGIN = {"LOGIN_JOBS": ["avatar", profile_sync]}
+    with_microsoft = settings.INSTALLED_APPS
+    settings.INSTALLED_APPS = [app for app in with_microsoft if app != MICROSOFT]
     settings.SOCIALACCOUNT_STORE_TOKENS = False
     ((check_id, message),) = our_messages()
     assert check_id == "postlogin_allauth.W001"
     assert "crm_profile" in message
-    assert "avatar" not in message
+    assert "avatar" not in message, "no Microsoft provider: avatars come from URLs"
+
+    settings.INSTALLED_APPS = with_microsoft
+    ((check_id, message),) = our_messages()
+    assert "avatar (Microsoft's photo is read from Graph with the token)" in message
 
     settings.SOCIALACCOUNT_STORE_TOKENS = True
     assert our_messages() == []
@@ -56,6 +63,7 @@ def test_a_job_that_needs_tokens_while_allauth_stores_none(
 
 def test_no_warning_while_no_enabled_job_needs_tokens(settings: Any, profile_sync: str) -> None:
     settings.CELERY_BEAT_SCHEDULE = {}
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != MICROSOFT]
     settings.POSTLOGIN = {"LOGIN_JOBS": ["avatar"], "SIGNUP_JOBS": ["welcome_email", "no_such"]}
     settings.SOCIALACCOUNT_STORE_TOKENS = False
     assert our_messages() == []
@@ -98,6 +106,7 @@ def test_a_scheduled_resync_while_allauth_stores_no_tokens(settings: Any) -> Non
     from ..helpers import celery_app
 
     settings.SOCIALACCOUNT_STORE_TOKENS = False
+    settings.POSTLOGIN = {"LOGIN_JOBS": []}  # W001 is the tests' above
     with celery_app("memory://", beat_schedule=beat_schedule()):
         ((check_id, message),) = our_messages()
     assert check_id == "postlogin_allauth.W004"
