@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "FETCH_MAX_REDIRECTS": 3,
     # Avatars: download cap, decoded pixel cap, output square size and format.
     "AVATAR_MAX_BYTES": 5 * 1024 * 1024,
-    "AVATAR_MAX_PIXELS": 40_000_000,
+    "AVATAR_MAX_PIXELS": 16_000_000,
     "AVATAR_SIZE": 256,
     "AVATAR_FORMAT": "WEBP",
     "AVATAR_UPLOAD_TO": "avatars",

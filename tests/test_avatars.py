@@ -117,7 +117,7 @@ def test_a_50000_by_50000_png_of_a_few_kilobytes_is_refused_in_bounded_memory(
 
 
 def test_pixels_are_counted_before_decoding(tmp_path: Path) -> None:
-    # 64 megapixels: under Pillow's own bomb limit, over AVATAR_MAX_PIXELS (40 million).
+    # 64 megapixels: under Pillow's own bomb limit, over AVATAR_MAX_PIXELS (16 million).
     # Decoding it would take 192 MB; the refusal must come from the header alone.
     measured = normalise_in_subprocess(png_bomb(8_000, 8_000), tmp_path)
     assert measured["outcome"] == "too_many_pixels"
