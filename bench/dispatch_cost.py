@@ -5,8 +5,9 @@ email and the avatar), against PostgreSQL and SQLite, publishing to Redis when i
 (else kombu's in-memory transport), and to kombu's in-memory transport for reference (the
 cost of Celery and kombu without any network):
 
-- ``record``: ``record_jobs(event)`` in a transaction: one bulk INSERT, one SELECT of the IDs;
-- ``publish``: ``publish(job_ids)``: one ``run_job`` message per job, then one UPDATE;
+- ``record``: ``record_jobs(event)`` in a transaction: one bulk INSERT (rows already
+  ``queued``), one SELECT of the IDs;
+- ``publish``: ``publish_recorded(recorded)``: one ``run_job`` message per job;
 - ``dispatch``: ``dispatch(event)`` in ``transaction.atomic()``, publishing on commit: what a
   login pays, commit included;
 - ``user_insert``: one ``User`` row in a transaction, for scale.
@@ -97,13 +98,13 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         with transaction.atomic():
             dispatch.record_jobs(ev)
 
-    def recorded(user_id: int) -> list[int]:
+    def recorded(user_id: int) -> dispatch.Recorded:
         with transaction.atomic():
             return dispatch.record_jobs(event(user_id))
 
-    def publish(job_ids: list[int]) -> None:
-        sent = dispatch.publish(job_ids)
-        assert len(sent) == len(job_ids), "publish failed; is the broker answering?"
+    def publish(jobs: dispatch.Recorded) -> None:
+        sent = dispatch.publish_recorded(jobs)
+        assert sent == jobs.ids, "publish failed; is the broker answering?"
 
     def full(ev: LoginEvent) -> None:
         with transaction.atomic():

@@ -1,10 +1,10 @@
 """Turn a :class:`~postlogin.events.LoginEvent` into Job rows, and publish them after commit.
 
 The rows are inserted in the login's own transaction (one bulk INSERT; a job that already
-exists for the same user, kind and key is left alone). Messages go out only after the commit,
-so a worker never looks for a row that is not there yet, and publishing never fails a login:
-a broker that refuses or hangs is logged, the circuit breaker opens, and the jobs wait as
-``pending`` for the relay. Only job IDs cross the broker.
+exists for the same user, kind and key is left alone), already ``queued``: their messages go
+out right after the commit, so a worker never looks for a row that is not there yet. Publishing
+never fails a login: a broker that refuses or hangs is logged, the circuit breaker opens, and
+the jobs go back to ``pending`` for the relay. Only job IDs cross the broker.
 
 A login's messages go out together: one producer, and on transports that can (Redis, with
 kombu 5.7+) one round trip. While the circuit is open no login tries the broker; when the
@@ -18,15 +18,18 @@ import logging
 import threading
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import jobs, ledger, webhook_jobs  # noqa: F401  (registers the webhook kind)
-from .breaker import PROBE, SKIP, publish_breaker
+from .breaker import PUBLISH, SKIP, publish_breaker
 from .conf import postlogin_settings
 from .events import LoginEvent
 from .models import Job
@@ -46,8 +49,28 @@ def kinds_for(event: LoginEvent) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def record_jobs(event: LoginEvent) -> list[int]:
-    """Insert the event's Job rows (conflicts ignored); return the IDs still to publish."""
+@dataclass(frozen=True)
+class Recorded:
+    """What a login recorded: the rows it inserted, already marked ``queued`` (until
+    ``queued_until``) because their message goes out right after the commit, and the rows of
+    the same work that were waiting as ``pending``.
+
+    Inserting the rows queued saves the login an UPDATE after publishing; if the message does
+    not go out after all (broker down, circuit open), :func:`publish_recorded` puts them back
+    to ``pending`` for the relay.
+    """
+
+    queued: tuple[Job, ...] = ()
+    pending_ids: tuple[int, ...] = ()
+    queued_until: datetime | None = None
+
+    @property
+    def ids(self) -> list[int]:
+        return sorted([job.pk for job in self.queued] + list(self.pending_ids))
+
+
+def record_jobs(event: LoginEvent) -> Recorded:
+    """Insert the event's Job rows (conflicts ignored); return those to publish."""
     planned: list[Job] = []
     for name in kinds_for(event):
         kind = jobs.get_kind(name)
@@ -68,25 +91,43 @@ def record_jobs(event: LoginEvent) -> list[int]:
             if spec is not None
         )
     if not planned:
-        return []
+        return Recorded()
+    # With the circuit open no message will go out: the rows wait as pending for the relay.
+    # Otherwise they are inserted queued, with a lease that tells this login's rows apart.
+    queued_until = None
+    if not publish_breaker.is_open:
+        queued_until = timezone.now() + timedelta(seconds=postlogin_settings.RELAY_QUEUED_AFTER)
+        for job in planned:
+            job.state, job.lease_until = Job.State.QUEUED, queued_until
     Job.objects.bulk_create(planned, ignore_conflicts=True)
-    # The rows of this work, new or already waiting: one simple query on the unique index's
-    # columns, the exact (kind, key) pairs picked here (cheaper than an OR of pairs in SQL).
+    # The rows of this work, inserted now or already waiting: one simple query on the unique
+    # index's columns, the exact (kind, key) pairs picked here (cheaper than an OR of pairs).
     same_work = {(job.kind, job.key) for job in planned}
+    ours = Q(state=Job.State.QUEUED, lease_until=queued_until) if queued_until else Q(pk__in=[])
     rows = Job.objects.filter(
+        Q(state=Job.State.PENDING) | ours,
         user_id=event.user_id,
-        kind__in={kind for kind, _ in same_work},
+        kind__in={name for name, _ in same_work},
         key__in={key for _, key in same_work},
-        state=Job.State.PENDING,
-    ).values_list("pk", "kind", "key")
-    return sorted(pk for pk, kind, key in rows if (kind, key) in same_work)
+    ).values_list("pk", "kind", "key", "state")
+    queued: list[Job] = []
+    pending_ids: list[int] = []
+    for pk, row_kind, key, state in rows:
+        if (row_kind, key) not in same_work:
+            continue
+        if state == Job.State.QUEUED:
+            queued.append(Job(pk=pk, user_id=event.user_id, kind=row_kind, state=state, attempts=0))
+        else:
+            pending_ids.append(pk)
+    return Recorded(tuple(queued), tuple(pending_ids), queued_until if queued else None)
 
 
 def dispatch(event: LoginEvent) -> list[int]:
     """Record the event's jobs now and publish them once the transaction commits."""
-    job_ids = record_jobs(event)
-    publish_after_commit(job_ids)
-    return job_ids
+    recorded = record_jobs(event)
+    if recorded.ids:
+        transaction.on_commit(partial(publish_recorded, recorded), robust=True)
+    return recorded.ids
 
 
 def publish_after_commit(job_ids: Iterable[int]) -> None:
@@ -122,43 +163,56 @@ def send_run_jobs(job_ids: list[int]) -> None:
 
 
 def publish(job_ids: list[int]) -> list[int]:
-    """Publish from a login: through the circuit breaker; what is not sent stays pending.
+    """Publish pending jobs (a replay, a re-sync): through the circuit breaker; what is not
+    sent stays pending. Returns the IDs sent. See :func:`publish_recorded`."""
+    return publish_recorded(Recorded(pending_ids=tuple(job_ids)))
+
+
+def publish_recorded(recorded: Recorded) -> list[int]:
+    """Publish from a login: through the circuit breaker; what is not sent waits as pending.
 
     Returns the IDs sent. With the circuit open nothing is tried. When its cool-down is over,
     the broker is probed in a background thread (see :func:`probe_in_background`) and this
     call returns at once: the relay or the probe sends the jobs.
     """
+    job_ids = recorded.ids
     if not job_ids:
         return []
     decision = publish_breaker.acquire()
+    if decision == PUBLISH:
+        return _publish_now(recorded)
+    ledger.mark_unpublished([job.pk for job in recorded.queued], recorded.queued_until)
     if decision == SKIP:
         _left_pending(len(job_ids))
-        return []
-    if decision == PROBE:
+    else:
         probe_in_background(job_ids)
-        return []
-    return _publish_now(job_ids)
+    return []
 
 
 def _left_pending(count: int) -> None:
     logger.warning("postlogin: %s job(s) left pending for the relay: broker unavailable", count)
 
 
-def _publish_now(job_ids: list[int]) -> list[int]:
+def _publish_now(recorded: Recorded) -> list[int]:
+    job_ids = recorded.ids
     try:
         send_run_jobs(job_ids)
     except Exception:
         # kombu raises OperationalError when the broker refuses, socket timeouts when it
         # hangs, RuntimeError when a result backend is down: none may fail a login.
         publish_breaker.record_failure()
+        ledger.mark_unpublished([job.pk for job in recorded.queued], recorded.queued_until)
         listed = ", ".join(str(job_id) for job_id in job_ids)
         logger.exception("postlogin: could not publish job(s) %s; the relay will", listed)
         _left_pending(len(job_ids))
         return []
     publish_breaker.record_success()
-    # The IDs come from record_jobs or replay: pending rows (one the relay took meanwhile is
-    # already queued and is left alone).
-    ledger.mark_published(job_ids, now=timezone.now())
+    for job in recorded.queued:
+        ledger.log_transition(job, "queued")
+    if recorded.pending_ids:
+        # Rows that were pending (one the relay took meanwhile is already queued and is left
+        # alone) now wait for their message.
+        ledger.mark_published(recorded.pending_ids, now=timezone.now())
     return job_ids
 
 
@@ -171,7 +225,7 @@ def probe_in_background(job_ids: list[int]) -> threading.Thread:
         from django.db import connections
 
         try:
-            _publish_now(job_ids)
+            _publish_now(Recorded(pending_ids=tuple(job_ids)))
         finally:
             connections.close_all()  # this thread's connections only
 

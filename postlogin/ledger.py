@@ -134,6 +134,17 @@ def mark_published(job_ids: Iterable[int], *, now: datetime | None = None) -> in
     return changed
 
 
+def mark_unpublished(job_ids: Iterable[int], queued_until: datetime | None) -> int:
+    """A login inserted these rows ``queued`` (until ``queued_until``) but their message did not
+    go out: back to ``pending``, for the relay. Rows no longer exactly so are left alone."""
+    ids = list(job_ids)
+    if not ids or queued_until is None:
+        return 0
+    return Job.objects.filter(pk__in=ids, state=State.QUEUED, lease_until=queued_until).update(
+        state=State.PENDING, lease_until=None, updated_at=timezone.now()
+    )
+
+
 def due_for_relay(now: datetime) -> Q:
     """Jobs whose message never went out, was lost, or whose worker died."""
     stale_pending = Q(

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from postlogin import dispatch, jobs, ledger, runner
 from postlogin.breaker import PROBE, PUBLISH, SKIP, CircuitBreaker
+from postlogin.events import LoginEvent, ProviderProfile
 from postlogin.models import Job
 from postlogin.signals import job_failed, job_succeeded
 
@@ -284,6 +285,76 @@ def test_a_failed_publish_leaves_every_job_of_the_login_pending(
     assert dispatch.publish([job.pk for job in jobs]) == []
     assert [refreshed(job).state for job in jobs] == ["pending", "pending"]
     assert publish_breaker.is_open
+
+
+def signup(user: Any) -> LoginEvent:
+    return LoginEvent(
+        user_id=user.pk,
+        provider="google",
+        is_new=True,
+        profile=ProviderProfile(avatar_url="https://lh3.googleusercontent.com/a/ada"),
+    )
+
+
+def test_a_login_records_its_rows_queued_and_a_second_one_does_not_publish_them_again(
+    user: Any, make_job: MakeJob
+) -> None:
+    first = dispatch.record_jobs(signup(user))
+    assert len(first.queued) == 2
+    assert first.pending_ids == ()
+    rows = Job.objects.filter(user=user)
+    assert {(job.state, job.lease_until) for job in rows} == {("queued", first.queued_until)}
+    # The same work recorded again at once (two tabs): the first login's messages carry it.
+    assert dispatch.record_jobs(signup(user)).ids == []
+    # Work of the same kind and key left pending by an outage goes out with the next login.
+    waiting = make_job(kind="avatar", key="url:elsewhere")
+    Job.objects.filter(user=user, kind="welcome_email").update(state="pending", lease_until=None)
+    again = dispatch.record_jobs(signup(user))
+    assert again.queued == ()
+    assert list(again.pending_ids) == list(
+        Job.objects.filter(user=user, kind="welcome_email").values_list("pk", flat=True)
+    )
+    assert waiting.pk not in again.ids, "only this login's work"
+
+
+def test_rows_recorded_queued_go_back_to_pending_when_the_message_does_not_go_out(
+    user: Any, memory_broker: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postlogin.breaker import publish_breaker
+
+    def refuse(job_ids: list[int]) -> None:
+        raise OSError("connection refused")
+
+    # The broker refuses: back to pending.
+    with monkeypatch.context() as patch:
+        patch.setattr(dispatch, "send_run_jobs", refuse)
+        recorded = dispatch.record_jobs(signup(user))
+        assert dispatch.publish_recorded(recorded) == []
+    assert {job.state for job in Job.objects.all()} == {"pending"}
+    assert {job.lease_until for job in Job.objects.all()} == {None}
+
+    # The circuit opened between the insert and the commit: back to pending, nothing sent.
+    Job.objects.all().delete()
+    publish_breaker.record_success()
+    recorded = dispatch.record_jobs(signup(user))
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "BROKER_COOLDOWN": 60}
+    publish_breaker.record_failure()
+    assert dispatch.publish_recorded(recorded) == []
+    assert {job.state for job in Job.objects.all()} == {"pending"}
+    assert memory_broker() == []
+
+    # While the circuit is open a login records its rows pending straight away.
+    Job.objects.all().delete()
+    assert dispatch.record_jobs(signup(user)).queued == ()
+    assert {job.state for job in Job.objects.all()} == {"pending"}
+
+
+def test_a_row_a_worker_has_claimed_is_not_put_back(user: Any) -> None:
+    recorded = dispatch.record_jobs(signup(user))
+    claimed = ledger.claim(recorded.queued[0].pk)
+    assert claimed is not None
+    assert ledger.mark_unpublished(recorded.ids, recorded.queued_until) == 1
+    assert refreshed(claimed).state == "running"
 
 
 def test_status_command(make_job: MakeJob) -> None:
