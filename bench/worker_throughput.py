@@ -214,7 +214,7 @@ def measure(
     connection.close()
     common.purge_queue(broker, common.TASK_QUEUE)
     if span["last"] is None:
-        raise RuntimeError(f"no job finished; see {workdir / 'worker.log'}")
+        raise RuntimeError(f"no job finished ({counts}); see {workdir / 'worker.log'}")
     wall = span["last"].timestamp() - started
     cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
     return {

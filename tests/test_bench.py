@@ -182,3 +182,44 @@ def test_fake_provider_speaks_openid_connect() -> None:
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def test_the_benchmark_settings_skip_the_gate_and_reach_the_loopback_avatar_host(
+    tmp_path: Any,
+) -> None:
+    """The variants run the example project as shipped, minus what would stop a benchmark
+    login (the phone gate) or its avatar download (loopback refused outside DEBUG)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "from postlogin import addresses; "
+        "print(json.dumps([settings.SOCIAL_AUTH_PIPELINE[-2:], settings.DEBUG, "
+        "[str(n) for n in addresses.allowed_networks()]]))"
+    )
+    seen = {}
+    for variant in ("bare", "offload", "inline"):
+        env = common.django_environment(
+            database_url=f"sqlite:///{tmp_path}/db.sqlite3",
+            broker="memory://",
+            var_dir=tmp_path,
+            variant=variant,
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=common.EXAMPLE,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        seen[variant] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["bare"][0] == [
+        "social_core.pipeline.social_auth.load_extra_data",
+        "social_core.pipeline.user.user_details",
+    ]
+    assert seen["offload"][0][-1] == "postlogin.pipeline.schedule_post_login_tasks"
+    assert seen["inline"][0][-1] == "bench.inline.fetch_avatar_and_send_welcome_email"
+    assert all(debug is False for _pipeline, debug, _networks in seen.values())
+    assert all(networks == ["127.0.0.0/8"] for _pipeline, _debug, networks in seen.values())
