@@ -24,7 +24,7 @@ class ProfileAdmin(ProfileAdminBase):
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     search_fields = ("user__username", "user__email", "phone")
-    readonly_fields = ("avatar_source_url", "welcomed_at", "synced_at")
+    readonly_fields = ("avatar_source_url", "welcomed_at", "synced_at", "tokens_refused_at")
 
 
 @admin.register(Job)

@@ -33,8 +33,9 @@ class Profile(models.Model):
     #: The name and email the provider last reported (refreshed by ``resync_stale``).
     synced_name = models.CharField(_("name at the provider"), max_length=255, blank=True)
     synced_email = models.EmailField(_("email at the provider"), blank=True)
-    #: The stored token was revoked or refused: only a fresh login can sync this profile again.
-    needs_login = models.BooleanField(_("needs a fresh login"), default=False)
+    #: When the provider last refused the stored tokens (revoked, or a refresh that failed):
+    #: the profile cannot be synced again until the user logs in after that (``needs_login``).
+    tokens_refused_at = models.DateTimeField(_("tokens refused at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("post-login profile")
@@ -49,10 +50,14 @@ class Profile(models.Model):
         profile, _created = cls.objects.get_or_create(user_id=user_id)
         return profile
 
-    @classmethod
-    def logged_in(cls, user_id: Any) -> None:
-        """A fresh login brings fresh tokens: a profile that needed one can be synced again."""
-        cls.objects.filter(user_id=user_id, needs_login=True).update(needs_login=False)
+    @property
+    def needs_login(self) -> bool:
+        """Whether the provider refused the stored tokens and the user has not logged in since
+        (a login brings fresh tokens; Django records it in ``last_login``)."""
+        if self.tokens_refused_at is None:
+            return False
+        last_login = getattr(self.user, "last_login", None)
+        return last_login is None or last_login <= self.tokens_refused_at
 
 
 class Job(models.Model):

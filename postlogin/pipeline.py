@@ -49,7 +49,6 @@ def schedule_post_login_tasks(
     """
     if user is None or user.pk is None:
         return None
-    Profile.logged_in(user.pk)
     extractor = providers.for_backend(backend.name)
     event = LoginEvent(
         user_id=user.pk,

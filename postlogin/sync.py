@@ -8,7 +8,7 @@ the provider's user-info endpoint with the stored access token, through the logi
 code for that provider (:mod:`postlogin.sync_socialauth`, :mod:`postlogin.allauth.sync`), which
 refresh an expired token first. It stores the name and email, and a changed picture URL becomes
 an avatar job. A token the provider refuses (revoked, or a refresh that fails) marks the profile
-``needs_login`` instead of retrying for ever; the next login clears it.
+``needs_login`` (``tokens_refused_at``) instead of retrying for ever, until the user's next login.
 
 An account is not picked again while its user has a sync job waiting or running, or one
 recorded within the last ``RESYNC_AFTER`` seconds, whatever became of it: an account the
@@ -25,6 +25,7 @@ from importlib import import_module
 from typing import Any, Protocol
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -100,6 +101,7 @@ def stale_accounts(limit: int) -> list[DueAccount]:
         | Q(user__postlogin_profile__synced_at__isnull=True)
         | Q(user__postlogin_profile__synced_at__lt=cutoff)
     )
+    refused_since_last_login = _refused_since_last_login()
     unfinished = Q(state__in=[Job.State.PENDING, Job.State.QUEUED, Job.State.RUNNING])
     tried_lately = Job.objects.filter(
         unfinished | Q(created_at__gte=cutoff), user_id=OuterRef("user_id"), kind=KIND
@@ -110,7 +112,7 @@ def stale_accounts(limit: int) -> list[DueAccount]:
         rows = list(
             origin.accounts()
             .filter(due)
-            .exclude(user__postlogin_profile__needs_login=True)
+            .exclude(refused_since_last_login)
             .exclude(Exists(tried_lately))
             .order_by(F("user__postlogin_profile__synced_at").asc(nulls_first=True), "pk")
             .values_list("user_id", "pk", "provider", "user__postlogin_profile__synced_at")[:limit]
@@ -122,6 +124,19 @@ def stale_accounts(limit: int) -> list[DueAccount]:
         ]
     found.sort(key=lambda account: (account.last_synced is not None, account.last_synced))
     return found[:limit]
+
+
+def _refused_since_last_login() -> Q:
+    """Accounts whose tokens the provider refused, and whose user has not logged in since
+    (Django sets ``last_login`` on every login, which brings fresh tokens)."""
+    refused = Q(user__postlogin_profile__tokens_refused_at__isnull=False)
+    user_fields = {field.name for field in get_user_model()._meta.concrete_fields}
+    if "last_login" not in user_fields:
+        return refused  # a user model without last_login: no way to tell a later login
+    return refused & (
+        Q(user__last_login__isnull=True)
+        | Q(user__last_login__lte=F("user__postlogin_profile__tokens_refused_at"))
+    )
 
 
 def schedule_stale(limit: int | None = None) -> list[int]:
@@ -173,7 +188,9 @@ def sync_profile(job: Job) -> None:
     try:
         fresh = origin.fetch_profile(account_id)
     except TokensRefused as exc:
-        Profile.objects.update_or_create(user_id=job.user_id, defaults={"needs_login": True})
+        Profile.objects.update_or_create(
+            user_id=job.user_id, defaults={"tokens_refused_at": timezone.now()}
+        )
         logger.info(
             "postlogin: %s refused the stored tokens of user %s: %s", job.provider, job.user_id, exc
         )
@@ -190,7 +207,7 @@ def apply_profile(job: Job, fresh: ProviderProfile) -> None:
         synced_at=timezone.now(),
         synced_name=(fresh.name or "")[:255],
         synced_email=fresh.email or "",
-        needs_login=False,
+        tokens_refused_at=None,
     )
     if not fresh.avatar_url or fresh.avatar_url == profile.avatar_source_url:
         return

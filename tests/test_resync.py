@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -193,3 +194,19 @@ def test_every_worker_knows_the_profile_sync_kind_without_importing_it() -> None
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert {"profile_sync", "webhook", "avatar", "welcome_email"} <= set(out.stdout.split())
+
+
+def test_without_last_login_refused_accounts_stay_out(
+    django_user_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = django_user_model.objects.create_user("u", last_login=timezone.now())
+    UserSocialAuth.objects.create(user=user, provider="oidc", uid="sub")
+    Profile.objects.create(user=user, tokens_refused_at=timezone.now() - timedelta(days=1))
+    assert [account.user_id for account in sync.stale_accounts(10)] == [user.pk], (
+        "logged in since the refusal: due again"
+    )
+
+    fields = [f for f in django_user_model._meta.concrete_fields if f.name != "last_login"]
+    no_last_login = SimpleNamespace(_meta=SimpleNamespace(concrete_fields=fields))
+    monkeypatch.setattr(sync, "get_user_model", lambda: no_last_login)
+    assert sync.stale_accounts(10) == [], "a later login cannot be told: left out"

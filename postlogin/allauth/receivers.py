@@ -20,7 +20,6 @@ from allauth.account.signals import user_logged_in, user_signed_up
 from allauth.socialaccount.signals import pre_social_login
 
 from ..dispatch import dispatch
-from ..models import Profile
 from .logins import login_event
 
 #: Key in ``SocialLogin.state`` that marks the login as the one completing a signup.
@@ -48,7 +47,6 @@ def schedule_post_login_tasks(sender: Any, request: Any, user: Any, **kwargs: An
     if sociallogin is None or user is None or user.pk is None:
         return  # a password, code or passkey login: no provider data, no post-login jobs
     is_new = bool(sociallogin.state.get(SIGNUP_STATE_KEY))
-    Profile.logged_in(user.pk)
     dispatch(login_event(sociallogin, user.pk, is_new=is_new))
 
 

@@ -271,7 +271,7 @@ def test_jobs_for_an_account_or_app_that_is_gone_fail_at_once(
     runner.run(job_id)
     assert Profile.objects.get(user=user).needs_login is True, "no token: only a login helps"
 
-    Profile.objects.filter(user=user).update(needs_login=False)
+    Profile.objects.filter(user=user).update(tokens_refused_at=None)
     make_stale(user)
     SocialToken.objects.create(account=SocialAccount.objects.get(), token="gho_x")
     [job_id] = sync.schedule_stale()
