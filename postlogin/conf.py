@@ -62,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
     # and where their budget is kept: a `limits` storage URI ("redis://..." to share it).
     "RATE_LIMITS": {},
     "RATE_LIMIT_STORAGE": "memory://",
-    "RATE_LIMIT_HEADROOM": 0.2,
+    "RATE_LIMIT_HEADROOM": 0.3,
     # Celery: queue for postlogin tasks (None = the default queue), retry budget and backoff.
     "TASK_QUEUE": None,
     "MAX_RETRIES": 5,

@@ -6,8 +6,9 @@ provider (and ``"webhook:<endpoint>"`` to each webhook endpoint). The budget liv
 and hosts; the default, ``"memory://"``, is per process (fine for the embedded demo). Celery's
 own ``rate_limit`` is per worker, which is why this exists.
 
-A moving window is used, so no span of the limit's period holds more calls than allowed; and
-``RATE_LIMIT_HEADROOM`` (default 20%) is kept below the configured rate, because calls that left
+A moving window is used, so no span of the limit's period holds more calls than allowed, and the
+calls are paced evenly across it rather than let go in bursts; and
+``RATE_LIMIT_HEADROOM`` (default 30%) is kept below the configured rate, because calls that left
 the workers evenly can still arrive bunched (scheduling and network jitter): with the headroom,
 the receiving server does not see more than the configured rate either.
 """
@@ -48,12 +49,30 @@ def acquire(key: str) -> float:
     if not limit:
         return 0.0
     item = _item(limit, postlogin_settings.RATE_LIMIT_HEADROOM)
+    period = item.get_expiry()
     with _lock:  # memory:// storage is not thread-safe on its own
         limiter = _limiter(postlogin_settings.RATE_LIMIT_STORAGE)
-        if limiter.hit(item, NAMESPACE, key):
-            return 0.0
         stats = limiter.get_window_stats(item, NAMESPACE, key)
+        next_slot = _paced_slot(item.amount, period, stats.reset_time, stats.remaining)
+        if next_slot <= time.time() and limiter.hit(item, NAMESPACE, key):
+            return 0.0
+        if next_slot <= time.time():  # another process took the last call of the window
+            next_slot = limiter.get_window_stats(item, NAMESPACE, key).reset_time
     # Spread the waiting calls over the next period instead of waking them all at the instant
-    # the window frees a slot: they would arrive as one burst.
-    spread = random.uniform(0, item.get_expiry())  # noqa: S311 (jitter, not security)
-    return max(0.01, stats.reset_time - time.time()) + spread
+    # a slot frees: they would arrive as one burst.
+    spread = random.uniform(0, period)  # noqa: S311 (jitter, not security)
+    return max(0.01, next_slot - time.time()) + spread
+
+
+def _paced_slot(amount: int, period: float, reset_time: float, remaining: int) -> float:
+    """When the next call may go: the window's calls are spaced evenly over its period.
+
+    A moving window alone lets a whole window's calls go at once, and then again one period
+    later: bursts that any delay on the way bunches into more than the limit at the receiver.
+    The ``n``-th call of a window goes no sooner than ``n - 1`` intervals after its first.
+    """
+    used = amount - remaining
+    if used <= 0:
+        return 0.0
+    first_call = reset_time - period
+    return first_call + used * (period / amount)

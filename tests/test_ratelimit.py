@@ -1,3 +1,5 @@
+import itertools
+import time
 from typing import Any
 
 import pytest
@@ -10,15 +12,45 @@ def fresh_memory_storage(settings: Any) -> None:
     ratelimit._limiter.cache_clear()
 
 
-def test_calls_over_the_limit_wait_and_other_keys_are_free(settings: Any) -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """A clock the test moves (read by postlogin and by the ``limits`` memory storage)."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    return now
+
+
+def admitted_times(key: str, clock: list[float], *, seconds: float, step: float) -> list[float]:
+    """Try a call every ``step`` seconds for ``seconds``; the times the calls were let go."""
+    start = clock[0]
+    admitted = []
+    while clock[0] - start < seconds:
+        if ratelimit.acquire(key) == 0.0:
+            admitted.append(clock[0] - start)
+        clock[0] += step
+    return admitted
+
+
+def test_calls_are_paced_evenly_and_other_keys_are_free(settings: Any, clock: list[float]) -> None:
     settings.POSTLOGIN = {"RATE_LIMITS": {"github": "5/minute"}, "RATE_LIMIT_HEADROOM": 0}
-    assert [ratelimit.acquire("github") for _ in range(5)] == [0.0] * 5
+    assert ratelimit.acquire("github") == 0.0
     wait = ratelimit.acquire("github")
-    assert 50 < wait <= 120, "until a slot frees (up to a minute) plus up to a minute of spread"
+    assert 12 <= wait <= 72, "until the next paced slot (12 s) plus up to a period of spread"
     assert ratelimit.acquire("google") == 0.0
 
+    admitted = admitted_times("github", clock, seconds=300, step=0.5)
+    gaps = [b - a for a, b in itertools.pairwise(admitted)]
+    assert min(gaps) >= 12 - 0.5, gaps
+    assert 24 <= len(admitted) <= 26, "5 a minute"
 
-def test_headroom_keeps_a_margin_below_the_stated_rate(settings: Any) -> None:
-    settings.POSTLOGIN = {"RATE_LIMITS": {"github": "10/minute"}}  # default headroom: 20%
-    allowed = sum(1 for _ in range(12) if ratelimit.acquire("github") == 0.0)
-    assert allowed == 8
+
+def test_no_window_holds_more_than_the_limit_less_the_headroom(
+    settings: Any, clock: list[float]
+) -> None:
+    settings.POSTLOGIN = {"RATE_LIMITS": {"github": "10/minute"}}  # default headroom: 30%
+    admitted = admitted_times("github", clock, seconds=600, step=0.25)
+    busiest = max(
+        sum(1 for t in admitted[i:] if t < start + 60) for i, start in enumerate(admitted)
+    )
+    assert busiest == 7
+    assert 69 <= len(admitted) <= 71, "7 a minute, evenly"
