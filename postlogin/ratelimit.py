@@ -54,9 +54,10 @@ def acquire(key: str) -> float:
         limiter = _limiter(postlogin_settings.RATE_LIMIT_STORAGE)
         stats = limiter.get_window_stats(item, NAMESPACE, key)
         next_slot = _paced_slot(item.amount, period, stats.reset_time, stats.remaining)
-        if next_slot <= time.time() and limiter.hit(item, NAMESPACE, key):
-            return 0.0
-        if next_slot <= time.time():  # another process took the last call of the window
+        if next_slot <= time.time():
+            if limiter.hit(item, NAMESPACE, key):
+                return 0.0
+            # Another process took the window's last call meanwhile: wait for one to free.
             next_slot = limiter.get_window_stats(item, NAMESPACE, key).reset_time
     # Spread the waiting calls over the next period instead of waking them all at the instant
     # a slot frees: they would arrive as one burst.
