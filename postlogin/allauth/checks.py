@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
 from typing import Any
 
 from allauth.account import app_settings as account_settings
@@ -14,7 +13,7 @@ from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
 from .. import jobs
-from ..checks.celery_config import project_app
+from ..checks.celery_config import in_beat_schedule
 from ..conf import postlogin_settings
 from ..tokens import handler_needs_access_token
 
@@ -50,9 +49,7 @@ def check_token_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 def check_resync_tokens(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if socialaccount_settings.STORE_TOKENS:
         return []
-    schedule = project_app().conf.beat_schedule or {}
-    entries = schedule.values() if isinstance(schedule, Mapping) else []
-    if not any(isinstance(entry, Mapping) and entry.get("task") == RESYNC for entry in entries):
+    if not in_beat_schedule(RESYNC):
         return []
     return [
         CheckWarning(

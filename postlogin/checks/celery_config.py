@@ -195,13 +195,18 @@ def _relay_in_beat_table(databases: list[str]) -> bool | None:  # pragma: no cov
         return None
 
 
+def in_beat_schedule(task_name: str) -> bool:
+    """Whether the project's Celery beat schedule (``CELERY_BEAT_SCHEDULE``) runs the task."""
+    schedule = project_app().conf.beat_schedule or {}
+    entries = schedule.values() if isinstance(schedule, Mapping) else []
+    return any(isinstance(entry, Mapping) and entry.get("task") == task_name for entry in entries)
+
+
 @register("postlogin")
 def check_relay_scheduled(
     app_configs: Any = None, databases: Any = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    schedule = project_app().conf.beat_schedule or {}
-    entries = schedule.values() if isinstance(schedule, Mapping) else []
-    if any(isinstance(entry, Mapping) and entry.get("task") == RELAY for entry in entries):
+    if in_beat_schedule(RELAY):
         return []
     if relay_in_periodic_tasks(databases) is not False:
         return []
