@@ -25,7 +25,13 @@ def test_a_user_sees_only_their_own_jobs(
     done = make_job(key="a", state="done", attempts=1)
     done.finished_at = done.created_at + timedelta(milliseconds=1500)
     done.save()
-    make_job(kind="welcome_email", key="once", state="failed", last_error="SMTP down")
+    make_job(
+        kind="welcome_email",
+        key="once",
+        state="failed",
+        last_error="SMTPServerDisconnected: smtp.corp.internal closed the connection",
+        error_code="email_failed",
+    )
     make_job(user=other, key="theirs")
     profile = Profile.for_user_id(user.pk)
     profile.avatar.save("a.png", ContentFile(png_bytes()))
@@ -38,7 +44,10 @@ def test_a_user_sees_only_their_own_jobs(
         ("welcome_email", "failed"),
         ("avatar", "done"),
     ]
-    assert body["jobs"][0]["last_error"] == "SMTP down"
+    assert body["jobs"][0]["error_code"] == "email_failed"
+    assert body["jobs"][0]["error_message"] == "The email could not be sent."
+    assert "corp.internal" not in response.content.decode(), "error text is for staff only"
+    assert (body["jobs"][1]["error_code"], body["jobs"][1]["error_message"]) == (None, None)
     assert body["jobs"][1]["duration_ms"] == 1500
     assert body["profile"] == {"avatar_url": profile.avatar.url, "welcomed_at": None}
 
