@@ -110,15 +110,24 @@ def _own_code(exc: BaseException) -> str | None:
         return "unreachable"
     if isinstance(exc, smtplib.SMTPException):
         return "email_failed"
-    if type(exc).__module__.startswith(("social_core.", "allauth.")):
-        return "provider_error"
     return None
 
 
+def _from_login_library(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith(("social_core.", "allauth."))
+
+
 def code_for(exc: BaseException) -> str:
-    """The code for a job's failure ``exc``: the first that ``exc`` or one of its causes says."""
+    """The code for a job's failure ``exc``: the first that ``exc`` or one of its causes says.
+
+    The login libraries wrap what went wrong (social-core's ``AuthProviderError`` from a
+    ``requests.Timeout``): their exceptions say ``provider_error`` only if no cause says more.
+    """
+    fallback = INTERNAL_ERROR
     for link in _chain(exc):
         code = _own_code(link)
         if code is not None:
             return code
-    return INTERNAL_ERROR
+        if _from_login_library(link):
+            fallback = "provider_error"
+    return fallback

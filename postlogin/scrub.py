@@ -50,7 +50,7 @@ _NAMES = "|".join(SECRET_NAMES)
 _STOP = r"\s'\"<>"  # where a URL or a value ends in running text
 
 _SCHEME_URL = re.compile(
-    rf"(?P<start>\b[a-z][a-z0-9+.-]*://)(?:[^{_STOP}/?#@]*@)?(?P<rest>[^{_STOP}?#]*)"
+    rf"(?P<start>\b[a-z][a-z0-9+.-]*://)(?P<userinfo>[^{_STOP}/?#@]*@)?(?P<rest>[^{_STOP}?#]*)"
     rf"(?P<query>\?[^{_STOP}#)]*)?(?P<fragment>#[^{_STOP})]*)?",
     re.IGNORECASE,
 )
@@ -82,7 +82,8 @@ _TOKEN_SHAPES = re.compile(
 def _url(match: re.Match[str]) -> str:
     query = f"?{REDACTED}" if match["query"] and match["query"] != "?" else ""
     fragment = f"#{REDACTED}" if match["fragment"] and match["fragment"] != "#" else ""
-    return f"{match['start']}{match['rest']}{query}{fragment}"
+    userinfo = f"{REDACTED}@" if match["userinfo"] else ""
+    return f"{match['start']}{userinfo}{match['rest']}{query}{fragment}"
 
 
 def _header(match: re.Match[str]) -> str:
