@@ -79,6 +79,11 @@ _TOKEN_SHAPES = re.compile(
 )
 
 
+#: What one of _TOKEN_SHAPES starts with, and what precedes a named value.
+_TOKEN_PREFIXES = ("eyJ", "gh", "gl", "ya29.", "1//", "EAA", "xox")
+_NAME_MARKERS = tuple(f"{name}=" for name in SECRET_NAMES)
+
+
 def _url(match: re.Match[str]) -> str:
     query = f"?{REDACTED}" if match["query"] and match["query"] != "?" else ""
     fragment = f"#{REDACTED}" if match["fragment"] and match["fragment"] != "#" else ""
@@ -93,19 +98,30 @@ def _header(match: re.Match[str]) -> str:
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` without credentials, query strings, or any of ``secrets``."""
-    for secret in sorted(
-        {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
-    ):
+    wanted = {secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH} if secrets else ()
+    for secret in sorted(wanted, key=len, reverse=True):
         # As given, as it looks inside a URL or a form, and inside a repr().
         for form in {secret, quote(secret, safe=""), quote_plus(secret), repr(secret)[1:-1]}:
             text = text.replace(form, REDACTED)
-    text = _SCHEME_URL.sub(_url, text)
-    text = _PATH_QUERY.sub(lambda m: f"{m['path']}?{REDACTED}", text)
-    text = _QUOTED_ITEM.sub(lambda m: f"{m['key']}{m['v']}{REDACTED}{m['v']}", text)
-    text = _HEADER.sub(_header, text)
-    text = _BEARER.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
-    text = _NAMED_VALUE.sub(lambda m: f"{m['name']}={REDACTED}", text)
-    return _TOKEN_SHAPES.sub(REDACTED, text)
+    if text.isidentifier() and not text.startswith(_TOKEN_PREFIXES):
+        return text  # "queued", "avatar": nothing any pattern below can match
+    # Each pattern runs only where a substring it needs is present.
+    if "://" in text:
+        text = _SCHEME_URL.sub(_url, text)
+    if "?" in text:
+        text = _PATH_QUERY.sub(lambda m: f"{m['path']}?{REDACTED}", text)
+    if "':" in text or '":' in text or "' :" in text or '" :' in text:
+        text = _QUOTED_ITEM.sub(lambda m: f"{m['key']}{m['v']}{REDACTED}{m['v']}", text)
+    lowered = text.lower()
+    if "authorization" in lowered:
+        text = _HEADER.sub(_header, text)
+    if "bearer" in lowered:
+        text = _BEARER.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
+    if "=" in text and any(marker in lowered for marker in _NAME_MARKERS):
+        text = _NAMED_VALUE.sub(lambda m: f"{m['name']}={REDACTED}", text)
+    if any(prefix in text for prefix in _TOKEN_PREFIXES):
+        text = _TOKEN_SHAPES.sub(REDACTED, text)
+    return text
 
 
 def describe(exc: BaseException, secrets: Iterable[str] = (), *, limit: int = 2000) -> str:
