@@ -27,7 +27,8 @@ def _iso(value: datetime | None) -> str | None:
 
 def user_error_code(job: Job) -> str | None:
     """The code shown for the job's last failure, or None. Never the error text: it can name
-    internal hosts (``last_error`` is for staff). Rows recorded before codes were: internal."""
+    internal hosts (``last_error`` is for staff). An error recorded without a code (by a worker
+    of an older version, during a rolling upgrade) shows as ``internal_error``."""
     if job.error_code:
         return job.error_code
     return error_codes.INTERNAL_ERROR if job.last_error else None

@@ -52,6 +52,18 @@ def test_a_user_sees_only_their_own_jobs(
     assert body["profile"] == {"avatar_url": profile.avatar.url, "welcomed_at": None}
 
 
+def test_an_error_recorded_without_a_code_shows_as_internal(
+    client: Client, user: Any, make_job: Any
+) -> None:
+    make_job(state="queued", last_error="OperationalError: could not connect to db.internal")
+    client.force_login(user)
+    [job] = client.get("/postlogin/jobs/").json()["jobs"]
+    assert (job["error_code"], job["error_message"]) == (
+        "internal_error",
+        "Something went wrong on our side.",
+    )
+
+
 def test_only_get_is_allowed(client: Client, user: Any) -> None:
     client.force_login(user)
     assert client.post("/postlogin/jobs/").status_code == 405
