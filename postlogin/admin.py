@@ -36,10 +36,11 @@ class JobAdmin(JobAdminBase):
         "provider",
         "state",
         "attempts",
+        "error_code",
         "created_at",
         "finished_at",
     )
-    list_filter = ("state", "kind", "provider")
+    list_filter = ("state", "kind", "provider", "error_code")
     list_select_related = ("user",)
     search_fields = ("=user__id", "user__username", "user__email", "=key")
     raw_id_fields = ("user",)
@@ -54,6 +55,7 @@ class JobAdmin(JobAdminBase):
         "payload",
         "state",
         "attempts",
+        "error_code",
         "last_error",
         "lease_until",
         "created_at",

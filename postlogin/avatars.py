@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 from collections.abc import Mapping
 
 from django.core.files.base import ContentFile
@@ -19,8 +18,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .conf import postlogin_settings
 from .models import Profile
 from .net import FetchError, TransientFetchError, fetch_bytes
+from .scrub import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Raster formats we decode, by Pillow's name. Pillow is not even asked to try any other.
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")

@@ -14,7 +14,6 @@ on a broker that may still be hung.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
@@ -33,8 +32,9 @@ from .breaker import PUBLISH, SKIP, publish_breaker
 from .conf import postlogin_settings
 from .events import LoginEvent
 from .models import Job
+from .scrub import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 RUN_JOB_TASK = "postlogin.run_job"
 

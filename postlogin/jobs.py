@@ -16,7 +16,6 @@ exception is retried with backoff until the retry budget is spent.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,25 +31,38 @@ from . import providers
 from .conf import postlogin_settings
 from .events import LoginEvent
 from .models import Job, Profile
+from .scrub import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class PermanentJobError(Exception):
-    """A failure that retrying cannot fix: the job is recorded ``failed`` at once."""
+    """A failure that retrying cannot fix: the job is recorded ``failed`` at once.
+
+    ``code`` is what the user is told (:mod:`postlogin.error_codes`); by default it is derived
+    from the exception this one was raised from.
+    """
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.error_code = code
 
 
 class RetryLater(Exception):
     """Run the job again in ``countdown`` seconds (a server's ``Retry-After``, a rate limit).
 
     With ``counts_as_attempt=False`` the run does not use up the retry budget: the job was not
-    tried (it was over a rate limit), it did not fail.
+    tried (it was over a rate limit), it did not fail. ``code``: as for
+    :class:`PermanentJobError`.
     """
 
-    def __init__(self, countdown: float, reason: str, *, counts_as_attempt: bool = True) -> None:
+    def __init__(
+        self, countdown: float, reason: str, *, counts_as_attempt: bool = True, code: str = ""
+    ) -> None:
         super().__init__(reason)
         self.countdown = max(0.0, countdown)
         self.counts_as_attempt = counts_as_attempt
+        self.error_code = code
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from .conf import postlogin_settings
 from .models import Job
+from .scrub import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 State = Job.State
 
 
@@ -58,36 +59,55 @@ def mark_done(job: Job) -> bool:
     """Record success. Returns False if the claim was lost (or the job was already done)."""
     now = timezone.now()
     if not _fenced(job).update(
-        state=State.DONE, lease_until=None, finished_at=now, updated_at=now, last_error=""
+        state=State.DONE,
+        lease_until=None,
+        finished_at=now,
+        updated_at=now,
+        last_error="",
+        error_code="",
     ):
         return False
-    job.state, job.finished_at, job.last_error = State.DONE, now, ""
+    job.state, job.finished_at, job.last_error, job.error_code = State.DONE, now, "", ""
     return True
 
 
-def mark_failed(job: Job, error: str) -> bool:
+def mark_failed(job: Job, error: str, code: str = "") -> bool:
+    """``error`` is the scrubbed text, ``code`` what the user is told (postlogin.error_codes)."""
     now = timezone.now()
     if not _fenced(job).update(
-        state=State.FAILED, lease_until=None, finished_at=now, updated_at=now, last_error=error
+        state=State.FAILED,
+        lease_until=None,
+        finished_at=now,
+        updated_at=now,
+        last_error=error,
+        error_code=code,
     ):
         return False
-    job.state, job.finished_at, job.last_error = State.FAILED, now, error
+    job.state, job.finished_at, job.last_error, job.error_code = State.FAILED, now, error, code
     return True
 
 
-def mark_retry(job: Job, error: str, countdown: float, *, refund_attempt: bool = False) -> bool:
+def mark_retry(
+    job: Job, error: str, countdown: float, *, refund_attempt: bool = False, code: str = ""
+) -> bool:
     """Back to ``queued``; the relay re-publishes it if no message claims it in time.
 
     ``refund_attempt`` gives the claim's attempt back: the job was not tried (rate limited).
+    ``error`` and ``code`` as for :func:`mark_failed`.
     """
     now = timezone.now()
     due = now + _seconds(countdown + postlogin_settings.RELAY_QUEUED_AFTER)
     attempts = F("attempts") - 1 if refund_attempt else F("attempts")
     if not _fenced(job).update(
-        state=State.QUEUED, lease_until=due, updated_at=now, last_error=error, attempts=attempts
+        state=State.QUEUED,
+        lease_until=due,
+        updated_at=now,
+        last_error=error,
+        error_code=code,
+        attempts=attempts,
     ):
         return False
-    job.state, job.lease_until, job.last_error = State.QUEUED, due, error
+    job.state, job.lease_until, job.last_error, job.error_code = State.QUEUED, due, error, code
     if refund_attempt:
         job.attempts -= 1
     return True
@@ -166,6 +186,7 @@ def replay(jobs: QuerySet[Job]) -> list[int]:
             state=State.PENDING,
             attempts=0,
             last_error="",
+            error_code="",
             lease_until=None,
             finished_at=None,
             updated_at=now,

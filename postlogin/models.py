@@ -84,7 +84,10 @@ class Job(models.Model):
     payload = models.JSONField(_("payload"), default=dict, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State, default=State.PENDING)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    #: The last failure's text, scrubbed of secrets (postlogin.scrub): for staff only.
     last_error = models.TextField(_("last error"), blank=True)
+    #: The last failure as a stable code (postlogin.error_codes): what the user is shown.
+    error_code = models.CharField(_("error code"), max_length=32, blank=True)
     #: While queued: when the message should have been claimed by. While running: when the
     #: claim expires. Past it, the relay publishes the job again.
     lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)

@@ -11,7 +11,6 @@ Order, after social-core's defaults up to ``user_details``::
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,8 +27,9 @@ from .dispatch import dispatch
 from .events import LoginEvent
 from .forms import OnboardingForm
 from .models import Profile
+from .scrub import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def schedule_post_login_tasks(

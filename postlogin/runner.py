@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 
 from celery.utils.time import get_exponential_backoff_interval
 
-from . import jobs, ledger
+from . import error_codes, jobs, ledger, scrub
 from .conf import postlogin_settings
 from .models import Job
 from .signals import job_failed, job_succeeded
 
-logger = logging.getLogger(__name__)
+logger = scrub.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,8 +23,10 @@ class Outcome:
     countdown: float = 0.0
 
 
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
+def describe(exc: BaseException, job: Job | None = None) -> str:
+    """The error text kept in ``last_error`` and logged: scrubbed of credentials, query strings
+    and, given the ``job``, every token stored for its user."""
+    return scrub.describe(exc, scrub.secrets_or_none(job.user_id) if job else ())
 
 
 def retry_countdown(attempt: int) -> float:
@@ -63,14 +64,14 @@ def run(job_id: int) -> Outcome:
 
 
 def _record_error(job: Job, exc: Exception, duration: float) -> Outcome:
-    error = describe(exc)
+    error, code = describe(exc, job), error_codes.code_for(exc)
     permanent = isinstance(exc, jobs.PermanentJobError)
     counts = not isinstance(exc, jobs.RetryLater) or exc.counts_as_attempt
     if permanent or (counts and job.attempts > postlogin_settings.MAX_RETRIES):
-        if not ledger.mark_failed(job, error):
+        if not ledger.mark_failed(job, error, code):
             return Outcome("lost")
-        ledger.log_transition(job, "failed", duration=duration)
-        job_failed.send(sender=Job, job=job, error=exc)
+        ledger.log_transition(job, "failed", duration=duration, error_code=code, error=error)
+        job_failed.send(sender=Job, job=job, error=exc, error_code=code, error_text=error)
         return Outcome("failed")
     countdown = retry_countdown(job.attempts)
     if isinstance(exc, jobs.RetryLater):
@@ -78,7 +79,14 @@ def _record_error(job: Job, exc: Exception, duration: float) -> Outcome:
         # a counted attempt, not sooner than the backoff either.
         wanted = exc.countdown if not counts else max(exc.countdown, countdown)
         countdown = min(wanted, float(postlogin_settings.RETRY_BACKOFF_MAX))
-    if not ledger.mark_retry(job, error, countdown, refund_attempt=not counts):
+    if not ledger.mark_retry(job, error, countdown, refund_attempt=not counts, code=code):
         return Outcome("lost")
-    ledger.log_transition(job, "retry", duration=duration, countdown_s=round(countdown, 1))
+    ledger.log_transition(
+        job,
+        "retry",
+        duration=duration,
+        countdown_s=round(countdown, 1),
+        error_code=code,
+        error=error,
+    )
     return Outcome("retry", countdown)

@@ -18,7 +18,6 @@ instead of filling every batch, and a backed-up queue does not collect a second 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import import_module
@@ -34,8 +33,9 @@ from .conf import postlogin_settings
 from .events import LoginEvent, ProviderProfile
 from .jobs import PermanentJobError, RetryLater, get_kind, register
 from .models import Job, Profile
+from .scrub import describe, get_logger, secrets_or_none
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 KIND = "profile_sync"
 
 
@@ -191,8 +191,12 @@ def sync_profile(job: Job) -> None:
         Profile.objects.update_or_create(
             user_id=job.user_id, defaults={"tokens_refused_at": timezone.now()}
         )
+        # The refusal can quote the request's URL, with the token in its query string.
         logger.info(
-            "postlogin: %s refused the stored tokens of user %s: %s", job.provider, job.user_id, exc
+            "postlogin: %s refused the stored tokens of user %s: %s",
+            job.provider,
+            job.user_id,
+            describe(exc, secrets_or_none(job.user_id)),
         )
         return
     apply_profile(job, fresh)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import gate, partials
+from . import error_codes, gate, partials
 from .forms import OnboardingForm
 from .models import Job, Profile
 
@@ -25,14 +25,25 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def user_error_code(job: Job) -> str | None:
+    """The code shown for the job's last failure, or None. Never the error text: it can name
+    internal hosts (``last_error`` is for staff). An error recorded without a code (by a worker
+    of an older version, during a rolling upgrade) shows as ``internal_error``."""
+    if job.error_code:
+        return job.error_code
+    return error_codes.INTERNAL_ERROR if job.last_error else None
+
+
 def job_json(job: Job) -> dict[str, Any]:
     finished = job.finished_at
+    code = user_error_code(job)
     return {
         "id": job.pk,
         "kind": job.kind,
         "state": job.state,
         "attempts": job.attempts,
-        "last_error": job.last_error,
+        "error_code": code,
+        "error_message": error_codes.message(code) if code else None,
         "provider": job.provider,
         "created_at": _iso(job.created_at),
         "updated_at": _iso(job.updated_at),

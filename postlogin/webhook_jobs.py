@@ -87,5 +87,8 @@ def deliver_webhook(job: Job) -> None:
     if status in _RETRIED_STATUS or status >= 500:
         lowered = {key.lower(): value for key, value in response_headers.items()}
         wait_for = retry_after_seconds(lowered.get("retry-after")) or 0.0
-        raise RetryLater(wait_for, f"HTTP {status} from webhook {name}")
-    raise PermanentJobError(f"HTTP {status} from webhook {name}: the receiver refused it")
+        code = "rate_limited" if status == 429 else "provider_error"
+        raise RetryLater(wait_for, f"HTTP {status} from webhook {name}", code=code)
+    raise PermanentJobError(
+        f"HTTP {status} from webhook {name}: the receiver refused it", code="provider_error"
+    )

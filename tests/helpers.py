@@ -119,6 +119,28 @@ def hung_server() -> Iterator[int]:
 
 
 @contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose accept queue is full: a new connection is never accepted, so
+    connecting times out (a real connect timeout, without leaving the machine)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port: int = server.getsockname()[1]
+    queued: list[socket.socket] = []
+    try:
+        for _ in range(3):  # a backlog of 0 still queues one or two: fill them
+            conn = socket.socket()
+            conn.setblocking(False)
+            conn.connect_ex(("127.0.0.1", port))
+            queued.append(conn)
+        yield port
+    finally:
+        for conn in queued:
+            conn.close()
+        server.close()
+
+
+@contextmanager
 def celery_app(broker_url: str, **conf: Any) -> Iterator[Celery]:
     """A Celery app on ``broker_url``, made current for the duration (shared tasks bind to it)."""
     from celery import _state

@@ -10,7 +10,9 @@ ALLAUTH_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    "allauth.socialaccount.providers.facebook",
     "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.gitlab",
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.microsoft",
     "allauth.socialaccount.providers.openid_connect",
@@ -32,6 +34,13 @@ SOCIALACCOUNT_PROVIDERS = {
     },
     "github": {
         "APPS": [{"client_id": "github-client-id", "secret": "github-client-secret"}],
+    },
+    # Both take the access token in the query string.
+    "facebook": {
+        "APPS": [{"client_id": "facebook-app-id", "secret": "facebook-app-secret"}],
+    },
+    "gitlab": {
+        "APPS": [{"client_id": "gitlab-client-id", "secret": "gitlab-client-secret"}],
     },
     "microsoft": {
         "APPS": [{"client_id": "microsoft-client-id", "secret": "microsoft-client-secret"}],

@@ -52,3 +52,28 @@ def test_example_registers_its_own_job_kind(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1] == (
         "['avatar', 'login_history', 'profile_sync', 'webhook', 'welcome_email']"
     )
+
+
+def test_the_profile_page_shows_a_failure_by_its_safe_message(tmp_path: Path) -> None:
+    migrated = manage("migrate", "--noinput", tmp_path=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    script = """
+from django.contrib.auth import get_user_model
+from django.test import Client
+from postlogin.models import Job
+user = get_user_model().objects.create_user("ada")
+Job.objects.create(
+    user=user, kind="avatar", key="k", state="failed", error_code="fetch_refused",
+    last_error="PermanentJobError: address_not_allowed: hr-db.corp.internal (10.20.30.40)",
+)
+client = Client(HTTP_HOST="localhost")
+client.force_login(user)
+print(client.get("/profile/").content.decode())
+"""
+    result = manage("shell", "-c", script, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = result.stdout
+    assert 'data-code="fetch_refused">The address given for it cannot be used.</td>' in page
+    assert "hr-db" not in page
+    assert "10.20.30.40" not in page
+    assert "job.error_message" in page, "the live table renders the same field"

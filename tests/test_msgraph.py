@@ -170,3 +170,19 @@ def test_the_latest_microsoft_account_of_the_user_is_used(
         match=[matchers.header_matcher({"Authorization": "Bearer newer-token"})],
     )
     assert run(graph_job(signed_in)).state == "done"
+
+
+def test_a_token_the_http_client_refuses_is_not_quoted_in_the_error(
+    signed_in: Any, graph: tuple[responses.RequestsMock, ConnectSpy], caplog: Any
+) -> None:
+    # A token stored with a stray line break: requests refuses the header and quotes its value.
+    social = UserSocialAuth.objects.get(user=signed_in)
+    social.extra_data["access_token"] = "opaque-graph-token-with-newline\n"
+    social.save()
+    rsps, spy = graph
+    caplog.set_level(logging.INFO, logger="postlogin")
+    job = run(graph_job(signed_in))
+    assert job.state == "failed"
+    assert "opaque-graph-token" not in job.last_error + caplog.text
+    assert "header value: 'Bearer [redacted]" in job.last_error
+    assert (job.error_code, spy.attempts, len(rsps.calls)) == ("fetch_refused", [], 0)

@@ -25,7 +25,13 @@ def test_a_user_sees_only_their_own_jobs(
     done = make_job(key="a", state="done", attempts=1)
     done.finished_at = done.created_at + timedelta(milliseconds=1500)
     done.save()
-    make_job(kind="welcome_email", key="once", state="failed", last_error="SMTP down")
+    make_job(
+        kind="welcome_email",
+        key="once",
+        state="failed",
+        last_error="SMTPServerDisconnected: smtp.corp.internal closed the connection",
+        error_code="email_failed",
+    )
     make_job(user=other, key="theirs")
     profile = Profile.for_user_id(user.pk)
     profile.avatar.save("a.png", ContentFile(png_bytes()))
@@ -38,9 +44,24 @@ def test_a_user_sees_only_their_own_jobs(
         ("welcome_email", "failed"),
         ("avatar", "done"),
     ]
-    assert body["jobs"][0]["last_error"] == "SMTP down"
+    assert body["jobs"][0]["error_code"] == "email_failed"
+    assert body["jobs"][0]["error_message"] == "The email could not be sent."
+    assert "corp.internal" not in response.content.decode(), "error text is for staff only"
+    assert (body["jobs"][1]["error_code"], body["jobs"][1]["error_message"]) == (None, None)
     assert body["jobs"][1]["duration_ms"] == 1500
     assert body["profile"] == {"avatar_url": profile.avatar.url, "welcomed_at": None}
+
+
+def test_an_error_recorded_without_a_code_shows_as_internal(
+    client: Client, user: Any, make_job: Any
+) -> None:
+    make_job(state="queued", last_error="OperationalError: could not connect to db.internal")
+    client.force_login(user)
+    [job] = client.get("/postlogin/jobs/").json()["jobs"]
+    assert (job["error_code"], job["error_message"]) == (
+        "internal_error",
+        "Something went wrong on our side.",
+    )
 
 
 def test_only_get_is_allowed(client: Client, user: Any) -> None:

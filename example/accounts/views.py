@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from postlogin.models import Job, Profile
+from postlogin.views import job_json
 
 from .models import LoginRecord
 
@@ -21,7 +22,11 @@ def profile(request: HttpRequest) -> HttpResponse:
     postlogin_profile = Profile.for_user_id(request.user.pk)
     context = {
         "profile": postlogin_profile,
-        "jobs": Job.objects.filter(user=request.user).order_by("-created_at")[:20],
+        # As the live status shows them: an error's code and message, never its text.
+        "jobs": [
+            job_json(job)
+            for job in Job.objects.filter(user=request.user).order_by("-created_at")[:20]
+        ],
         "logins": LoginRecord.objects.filter(user=request.user)[:5],
         "login_ms": request.session.get("login_ms"),
     }
