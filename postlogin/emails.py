@@ -51,6 +51,24 @@ def same_address(first: str | None, second: str | None) -> bool:
     return key is not None and key == normal_form(second)
 
 
+def spellings(address: str) -> set[str]:
+    """The ways a database may hold ``address``: as given, in NFC, in normal form, and with
+    its domain's punycode labels in Unicode (to narrow candidates before :func:`same_address`)."""
+    found = {address, unicodedata.normalize("NFC", address)}
+    key = normal_form(address)
+    if key is not None:
+        local, _, domain = key.rpartition("@")
+        found |= {key, f"{local}@{'.'.join(_unicode_label(label) for label in domain.split('.'))}"}
+    return found
+
+
+def holds_look_alike(address: str) -> bool:
+    """Whether the address holds a code point that only imitates another (the Kelvin sign for
+    ``K``): such text has no normal form, and Django's ``normalize_email`` would turn a Kelvin
+    sign in a domain into a plain ``k``."""
+    return _changed_by_nfc(address)
+
+
 def _changed_by_nfc(text: str) -> bool:
     # NFC of a single code point differs from it only for singletons and composition
     # exclusions (U+212A KELVIN SIGN -> K, U+2126 OHM SIGN -> Ω, U+212B ANGSTROM SIGN...):
@@ -66,3 +84,12 @@ def _label(label: str) -> str | None:
         return "xn--" + label.encode("punycode").decode("ascii")
     except UnicodeError:
         return None
+
+
+def _unicode_label(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return label

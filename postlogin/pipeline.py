@@ -12,7 +12,6 @@ Order, after social-core's defaults up to ``user_details``::
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import Any
 from urllib.parse import urlencode
 
@@ -133,6 +132,8 @@ def associate_by_verified_email(
     email = (details.get("email") or "").strip()
     if not email:
         return None
+    if emails.holds_look_alike(email):
+        return _refuse(strategy, backend, email, "look_alike_address")
     existing = users_with_address(email)
     if not existing:
         return None
@@ -141,6 +142,10 @@ def associate_by_verified_email(
     if len(existing) == 1 and asserted:
         return {"user": existing[0], "is_new": False}
     reason = "several_accounts" if len(existing) > 1 else "email_not_verified"
+    return _refuse(strategy, backend, email, reason)
+
+
+def _refuse(strategy: Any, backend: Any, email: str, reason: str) -> HttpResponse:
     logger.warning(
         "postlogin: refused to link a %s login to an existing account (%s)", backend.name, reason
     )
@@ -161,8 +166,8 @@ MAX_CANDIDATES = 50
 def users_with_address(email: str) -> list[Any]:
     """The users whose email is ``email`` under :func:`postlogin.emails.same_address`.
 
-    The database narrows the candidates (its case-insensitive match, on the address as given,
-    in NFC and in normal form); Python keeps those that are the same address: PostgreSQL's
+    The database narrows the candidates (its case-insensitive match on each of the address's
+    :func:`~postlogin.emails.spellings`); Python keeps those that are the same address: PostgreSQL's
     ``UPPER()`` alone takes ``victim@g\u0131thub.com`` (dotless i) for ``victim@github.com``.
     """
     wanted = emails.normal_form(email)
@@ -170,9 +175,8 @@ def users_with_address(email: str) -> list[Any]:
         return []
     user_model = get_user_model()
     field = user_model.get_email_field_name()
-    spellings = {email, unicodedata.normalize("NFC", email), wanted}
     query = Q()
-    for spelling in spellings:
+    for spelling in emails.spellings(email):
         query |= Q(**{f"{field}__iexact": spelling})
     candidates = list(user_model._default_manager.filter(query)[: MAX_CANDIDATES + 1])
     if len(candidates) > MAX_CANDIDATES:
