@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     # Welcome email: template prefix (``<prefix>_subject.txt``, ``.txt``, ``.html``) and sender.
     "WELCOME_EMAIL_TEMPLATE": "postlogin/email/welcome",
     "WELCOME_EMAIL_FROM": None,
+    # Also welcome addresses that the provider (or allauth) did not verify (see postlogin.W009).
+    "WELCOME_EMAIL_UNVERIFIED": False,
     # Onboarding gate: region (ISO 3166 code) for phone numbers written without +country code;
     # who must give a phone number ("new_users": accounts never logged in, or
     # "users_without_phone"); a terms URL adds an "I accept" checkbox; how long an unfinished
@@ -182,8 +184,9 @@ def _validate(values: Mapping[str, Any]) -> None:
     _validate_webhooks(values["WEBHOOKS"])
     if not isinstance(values["PUBLISH_RETRY_POLICY"], Mapping):
         fail("PUBLISH_RETRY_POLICY", "a dict (kombu retry policy)")
-    if not isinstance(values["FETCH_ALLOW_HTTP"], bool):
-        fail("FETCH_ALLOW_HTTP", "True or False")
+    for key in ("FETCH_ALLOW_HTTP", "WELCOME_EMAIL_UNVERIFIED"):
+        if not isinstance(values[key], bool):
+            fail(key, "True or False")
     _validate_networks(values["FETCH_ALLOWED_NETWORKS"], fail)
 
 

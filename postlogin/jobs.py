@@ -27,7 +27,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from . import providers
+from . import emails, providers
 from .conf import postlogin_settings
 from .events import LoginEvent
 from .models import Job, Profile
@@ -187,7 +187,16 @@ def _graph_avatar(job: Job) -> None:
 # --- welcome email ----------------------------------------------------------------------------
 
 
-@register("welcome_email", plan=once)
+def plan_welcome_email(event: LoginEvent) -> JobSpec:
+    """Once per user, with the address the login showed to be verified, if any: the handler
+    mails only that address (unless ``WELCOME_EMAIL_UNVERIFIED``)."""
+    profile = event.profile
+    if profile.email and profile.email_verified:
+        return JobSpec(key="once", payload={"verified_email": profile.email})
+    return JobSpec(key="once")
+
+
+@register("welcome_email", plan=plan_welcome_email)
 def welcome_email(job: Job) -> None:
     """Send the welcome email, and record it in the same transaction that completes the job."""
     from . import ledger
@@ -200,6 +209,15 @@ def welcome_email(job: Job) -> None:
     if not email:
         logger.info("postlogin: no welcome email for user %s: no email address", job.user_id)
         return
+    if not (postlogin_settings.WELCOME_EMAIL_UNVERIFIED or verified_for(job, email)):
+        # A provider's unverified address (Microsoft's "mail") can name anybody: mailing it
+        # would make the site send its own mail to addresses of a stranger's choosing.
+        logger.info(
+            "postlogin: no welcome email for user %s: the login did not show the address to be "
+            "verified",
+            job.user_id,
+        )
+        return
     # Sent first, recorded right after, together with the job's completion: a worker killed
     # in between (a few milliseconds) makes the re-run send again, with the same Message-ID,
     # which mail providers use to drop the copy.
@@ -209,6 +227,12 @@ def welcome_email(job: Job) -> None:
             welcomed_at=timezone.now()
         )
         ledger.mark_done(job)
+
+
+def verified_for(job: Job, email: str) -> bool:
+    """Whether the job's login showed ``email`` itself to be verified."""
+    verified = job.payload.get("verified_email") if isinstance(job.payload, dict) else None
+    return isinstance(verified, str) and emails.same_address(verified, email)
 
 
 def stable_message_id(name: str, job: Job) -> str:

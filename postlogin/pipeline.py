@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -22,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from social_core.pipeline.partial import partial
 
-from . import gate, providers
+from . import emails, gate, providers
 from .dispatch import dispatch
 from .events import LoginEvent
 from .forms import OnboardingForm
@@ -123,21 +124,28 @@ def associate_by_verified_email(
     asserts that the email is verified; otherwise refuse (no account takeover).
 
     A replacement for social-core's ``associate_by_email``, which links on any email the
-    provider returns. Place it right before ``create_user``.
+    provider returns. Place it right before ``create_user``. Addresses are compared by
+    :func:`postlogin.emails.same_address`, never by the database's case-insensitive match.
     """
     if user is not None:
         return None
     email = (details.get("email") or "").strip()
     if not email:
         return None
-    existing = list(get_user_model()._default_manager.filter(email__iexact=email)[:2])
+    if emails.holds_look_alike(email):
+        return _refuse(strategy, backend, email, "look_alike_address")
+    existing = users_with_address(email)
     if not existing:
         return None
     profile = providers.for_backend(backend.name).profile(response or {})
-    asserted = (profile.email or "").lower() == email.lower() and profile.email_verified
+    asserted = profile.email_verified and emails.same_address(profile.email, email)
     if len(existing) == 1 and asserted:
         return {"user": existing[0], "is_new": False}
     reason = "several_accounts" if len(existing) > 1 else "email_not_verified"
+    return _refuse(strategy, backend, email, reason)
+
+
+def _refuse(strategy: Any, backend: Any, email: str, reason: str) -> HttpResponse:
     logger.warning(
         "postlogin: refused to link a %s login to an existing account (%s)", backend.name, reason
     )
@@ -149,3 +157,28 @@ def associate_by_verified_email(
     )
     refusal.render()
     return refusal
+
+
+#: Accounts looked at for one address; more look-alikes than this are refused as ambiguous.
+MAX_CANDIDATES = 50
+
+
+def users_with_address(email: str) -> list[Any]:
+    """The users whose email is ``email`` under :func:`postlogin.emails.same_address`.
+
+    The database narrows the candidates (its case-insensitive match on each of the address's
+    :func:`~postlogin.emails.spellings`); Python keeps those that are the same address: PostgreSQL's
+    ``UPPER()`` alone takes ``victim@g\u0131thub.com`` (dotless i) for ``victim@github.com``.
+    """
+    wanted = emails.normal_form(email)
+    if wanted is None:
+        return []
+    user_model = get_user_model()
+    field = user_model.get_email_field_name()
+    query = Q()
+    for spelling in emails.spellings(email):
+        query |= Q(**{f"{field}__iexact": spelling})
+    candidates = list(user_model._default_manager.filter(query)[: MAX_CANDIDATES + 1])
+    if len(candidates) > MAX_CANDIDATES:
+        return candidates  # ambiguous whatever their forms: refused as "several accounts"
+    return [user for user in candidates if emails.normal_form(getattr(user, field)) == wanted]

@@ -8,7 +8,8 @@ secret's bytes (the base64 part of ``whsec_...``) and sent in three headers::
     webhook-signature: v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
 
 Receivers check the signature with any matching secret (so secrets can be rotated) and refuse
-timestamps more than five minutes away from their clock (replays).
+timestamps more than five minutes away from their clock (replays); within those five minutes,
+``webhook_receiver(..., replay_cache=...)`` refuses a message id it has already seen.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any
 
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
@@ -107,9 +110,56 @@ def verify(
 
 View = Callable[..., HttpResponse]
 
+#: Cache key prefix of the message ids a receiver has seen (``replay_cache``).
+SEEN_KEY_PREFIX = "postlogin:webhook-seen:"
+_IN_PROGRESS = "in-progress"
+_HANDLED = "handled"
+
+
+class SeenMessages:
+    """The message ids one receiving view has seen, in a Django cache, for as long as their
+    timestamp is within the tolerance (after that :func:`verify` refuses them anyway).
+
+    ``cache.add`` is atomic on every shared backend (Redis, Memcached, database): of two
+    copies arriving at once, exactly one gets through.
+    """
+
+    def __init__(self, alias: str, view: View) -> None:
+        self.alias = alias
+        self.scope = f"{view.__module__}.{view.__qualname__}"
+
+    def key(self, msg_id: str) -> str:
+        # Hashed: ids are the sender's text, cache keys have length and character limits.
+        digest = hashlib.sha256(f"{self.scope}\0{msg_id}".encode()).hexdigest()
+        return SEEN_KEY_PREFIX + digest
+
+    @staticmethod
+    def remaining(timestamp: int) -> int:
+        """Seconds until a message with this timestamp is out of the tolerance."""
+        return max(1, min(2 * TOLERANCE, math.ceil(timestamp + TOLERANCE - time.time())))
+
+    def claim(self, msg_id: str, timestamp: int) -> str | None:
+        """None when this is the message's first copy; else the state of the first one."""
+        cache = caches[self.alias]
+        key = self.key(msg_id)
+        if cache.add(key, _IN_PROGRESS, self.remaining(timestamp)):
+            return None
+        return str(cache.get(key, _IN_PROGRESS))
+
+    def settle(self, msg_id: str, timestamp: int, *, handled: bool) -> None:
+        """Remember a handled message; forget one the view failed, so that the sender's
+        retry (the same id) gets through."""
+        cache = caches[self.alias]
+        if handled:
+            cache.set(self.key(msg_id), _HANDLED, self.remaining(timestamp))
+        else:
+            cache.delete(self.key(msg_id))
+
 
 def webhook_receiver(
     secrets: str | Iterable[str] | Callable[[], Iterable[str]],
+    *,
+    replay_cache: str | None = None,
 ) -> Callable[[View], View]:
     """Decorate a Django view that receives Standard Webhooks.
 
@@ -118,9 +168,17 @@ def webhook_receiver(
     or timestamp) or 400 (not JSON). De-duplicate on ``request.webhook_id``: a retried message
     keeps its id. ``secrets`` may be a callable, read at each request (e.g. from settings).
     Apply ``csrf_exempt`` too: webhooks carry no CSRF token.
+
+    With ``replay_cache`` (the alias of a Django cache shared by all the site's processes), a
+    message id seen within the tolerance never reaches the view again: a copy of a message the
+    view handled (2xx) is answered 200 ``{"status": "duplicate"}``, so that its sender stops
+    retrying; a copy arriving while the first is still being handled is answered 409. A
+    message the view failed (not 2xx, or an exception) is forgotten, so its retry gets through.
     """
 
     def decorator(view: View) -> View:
+        seen = SeenMessages(replay_cache, view) if replay_cache else None
+
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             keys = secrets() if callable(secrets) else secrets
@@ -134,8 +192,35 @@ def webhook_receiver(
                 return JsonResponse({"error": "body_not_json"}, status=400)
             request.webhook_id = msg_id  # type: ignore[attr-defined]
             request.webhook_payload = payload  # type: ignore[attr-defined]
-            return view(request, *args, **kwargs)
+            if seen is None:
+                return view(request, *args, **kwargs)
+            return _once(
+                seen, msg_id, int(request.headers["webhook-timestamp"]), view, request, args, kwargs
+            )
 
         return wrapper
 
     return decorator
+
+
+def _once(
+    seen: SeenMessages,
+    msg_id: str,
+    timestamp: int,
+    view: View,
+    request: HttpRequest,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> HttpResponse:
+    first = seen.claim(msg_id, timestamp)
+    if first == _HANDLED:
+        return JsonResponse({"status": "duplicate"}, status=200)
+    if first is not None:
+        return JsonResponse({"error": "duplicate_in_progress"}, status=409)
+    try:
+        response = view(request, *args, **kwargs)
+    except BaseException:
+        seen.settle(msg_id, timestamp, handled=False)
+        raise
+    seen.settle(msg_id, timestamp, handled=200 <= response.status_code < 300)
+    return response

@@ -166,7 +166,7 @@ def test_a_malformed_pipeline_is_left_to_social_auth() -> None:
         assert ids(pipeline.check_pipeline_step) == []
 
 
-# --- settings.POSTLOGIN: E002, W008 -----------------------------------------------------------
+# --- settings.POSTLOGIN: E002, W008, W009 -----------------------------------------------------
 
 
 def test_invalid_postlogin_settings_are_e002_not_a_crash() -> None:
@@ -209,6 +209,19 @@ def test_fetch_networks_that_are_fine(debug: bool, networks: Any) -> None:
 def test_fetch_networks_check_survives_a_postlogin_setting_that_is_not_a_dict() -> None:
     with override_settings(DEBUG=False, POSTLOGIN=["10.0.0.0/8"]):
         assert ids(conf_checks.check_private_fetching) == []
+
+
+def test_welcoming_unverified_addresses_is_w009() -> None:
+    with override_settings(POSTLOGIN={"WELCOME_EMAIL_UNVERIFIED": True}):
+        message = only_message(conf_checks.check_unverified_welcome)
+    assert message.id == "postlogin.W009"
+    assert "Microsoft's 'mail'" in message.msg
+
+
+@pytest.mark.parametrize("postlogin", [{}, {"WELCOME_EMAIL_UNVERIFIED": False}, {"JOB_LEASE": 0}])
+def test_welcoming_only_verified_addresses_is_silent(postlogin: dict[str, Any]) -> None:
+    with override_settings(POSTLOGIN=postlogin):
+        assert ids(conf_checks.check_unverified_welcome) == []
 
 
 # --- Celery: W003 to W007 ---------------------------------------------------------------------

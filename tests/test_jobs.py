@@ -119,8 +119,12 @@ def test_avatar_job_without_url_fails_permanently(user: Any) -> None:
     )
 
 
-def run_welcome(user: Any) -> Job:
-    job, _ = Job.objects.get_or_create(user=user, kind="welcome_email", key="once")
+def run_welcome(user: Any, verified_email: str | None = "ada@example.com") -> Job:
+    """Record the welcome job of a login whose provider verified ``verified_email``, run it."""
+    payload = {"verified_email": verified_email} if verified_email else {}
+    job, _ = Job.objects.get_or_create(
+        user=user, kind="welcome_email", key="once", defaults={"payload": payload}
+    )
     runner.run(job.pk)
     job.refresh_from_db()
     return job
@@ -160,3 +164,33 @@ def test_welcome_email_skips_users_without_address(django_user_model: Any) -> No
     no_email = django_user_model.objects.create_user("nomail")
     assert run_welcome(no_email).state == "done"
     assert mail.outbox == []
+
+
+def test_no_welcome_email_to_an_address_the_login_did_not_verify(user: Any) -> None:
+    assert run_welcome(user, verified_email=None).state == "done"
+    assert mail.outbox == []
+    assert Profile.objects.get(user=user).welcomed_at is None
+
+
+@pytest.mark.parametrize(
+    "verified",
+    [
+        "ada@example.org",  # the user's address changed since, or never was the verified one
+        "ada@ex\u0430mple.com",  # a Cyrillic a: a look-alike of the user's address
+        "ada@example.com.",
+    ],
+)
+def test_no_welcome_email_when_the_verified_address_is_another(user: Any, verified: str) -> None:
+    assert run_welcome(user, verified_email=verified).state == "done"
+    assert mail.outbox == []
+
+
+def test_the_verified_address_may_differ_in_ascii_case(user: Any) -> None:
+    assert run_welcome(user, verified_email="Ada@Example.COM").state == "done"
+    assert [message.to for message in mail.outbox] == [["ada@example.com"]]
+
+
+def test_welcome_email_unverified_setting_mails_any_address(user: Any, settings: Any) -> None:
+    settings.POSTLOGIN = {**settings.POSTLOGIN, "WELCOME_EMAIL_UNVERIFIED": True}
+    assert run_welcome(user, verified_email=None).state == "done"
+    assert [message.to for message in mail.outbox] == [["ada@example.com"]]

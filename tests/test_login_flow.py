@@ -34,7 +34,7 @@ def test_google_signup_then_returning_login(
     jobs = Job.objects.filter(user=user).order_by("kind")
     assert [(job.kind, job.payload) for job in jobs] == [
         ("avatar", {"url": GOOGLE_USERINFO["picture"]}),
-        ("welcome_email", {}),
+        ("welcome_email", {"verified_email": "ada@example.com"}),
     ]
     assert sorted(memory_broker()) == sorted(("postlogin.run_job", (job.pk,)) for job in jobs)
 

@@ -120,7 +120,7 @@ def test_the_sdist_holds_the_package_docs_and_deployment_files(dist: Path) -> No
         path.relative_to(ROOT).as_posix() for path in (ROOT / "deploy").rglob("*") if path.is_file()
     }
     assert package_files() | docs | deploy <= names
-    assert {"CHANGELOG.md", "LICENSE", "README.md", "pyproject.toml"} <= names
+    assert {"CHANGELOG.md", "LICENSE", "README.md", "SECURITY.md", "pyproject.toml"} <= names
     assert not any(name.startswith("tests/") for name in names)
 
 

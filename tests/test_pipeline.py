@@ -6,7 +6,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core import mail
 
+from postlogin import runner
 from postlogin.models import Job
 from postlogin.pipeline import schedule_post_login_tasks
 
@@ -47,6 +49,7 @@ def test_new_user_gets_avatar_and_welcome_email_after_commit(
     assert jobs["avatar"].payload == {"url": GOOGLE_USERINFO["picture"]}
     assert jobs["avatar"].provider == "google"
     assert jobs["welcome_email"].key == "once"
+    assert jobs["welcome_email"].payload == {"verified_email": GOOGLE_USERINFO["email"]}
     assert sorted(memory_broker()) == sorted(
         ("postlogin.run_job", (job.pk,)) for job in jobs.values()
     )
@@ -156,6 +159,22 @@ def test_a_microsoft_login_plans_the_graph_photo_without_its_token(
     )
     assert str(GRAPH_TOKEN["access_token"]) not in str(jobs["avatar"].payload)
     assert memory_broker() == [("postlogin.run_job", (jobs["avatar"].pk,))]
+
+
+def test_a_signup_with_an_unverified_address_records_no_address_to_welcome(
+    user: Any, memory_broker: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from .payloads.microsoft import GRAPH_ME, GRAPH_TOKEN
+
+    with django_capture_on_commit_callbacks(execute=True):
+        # Microsoft's "mail" is whatever a tenant's administrator typed: never verified.
+        run_step(user, "microsoft-graph", {**GRAPH_TOKEN, **GRAPH_ME}, is_new=True)
+    welcome = jobs_of(user)["welcome_email"]
+    assert welcome.payload == {}
+    runner.run(welcome.pk)
+    welcome.refresh_from_db()
+    assert welcome.state == "done"
+    assert mail.outbox == [], "Microsoft's mail names whoever the tenant's admin typed"
 
 
 def test_an_apple_login_plans_no_avatar(

@@ -104,6 +104,141 @@ def test_the_view_decorator_lets_only_genuine_messages_through(rf: RequestFactor
     assert receiver(not_json).status_code == 400
 
 
+# --- replay protection ---------------------------------------------------------------------
+
+REPLAY_CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "webhooks": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hooks"},
+}
+
+
+def replay_guarded(status: int = 204, calls: list[str] | None = None) -> Any:
+    """A receiving view with replay protection that records each message it handles."""
+    handled = [] if calls is None else calls
+
+    @webhooks.webhook_receiver([SECRET], replay_cache="webhooks")
+    def view(request: HttpRequest) -> HttpResponse:
+        handled.append(request.webhook_id)  # type: ignore[attr-defined]
+        return HttpResponse(status=status)
+
+    view.handled = handled  # type: ignore[attr-defined]
+    return view
+
+
+def delivery(rf: RequestFactory, msg_id: str, **signing: Any) -> HttpRequest:
+    headers = webhooks.signed_headers(SECRET, msg_id, BODY, **signing)
+    request: HttpRequest = rf.post("/hook", BODY, content_type="application/json", headers=headers)
+    return request
+
+
+@override_settings(CACHES=REPLAY_CACHES)
+def test_a_replayed_message_never_reaches_the_view_again(rf: RequestFactory) -> None:
+    view = replay_guarded()
+    captured = delivery(rf, "msg_replayed")
+    assert view(captured).status_code == 204
+    # The same request again, byte for byte (an attacker replaying it), and a sender's retry
+    # of it (the same id, signed again with a new timestamp).
+    again = view(delivery(rf, "msg_replayed"))
+    assert (again.status_code, json.loads(again.content)) == (200, {"status": "duplicate"})
+    assert view(captured).status_code == 200
+    assert view.handled == ["msg_replayed"]
+    assert view(delivery(rf, "msg_other")).status_code == 204
+    assert view.handled == ["msg_replayed", "msg_other"]
+
+
+@override_settings(CACHES=REPLAY_CACHES)
+def test_without_a_replay_cache_a_replay_reaches_the_view(rf: RequestFactory) -> None:
+    captured = delivery(rf, "msg_twice")
+    assert receiver(captured).status_code == 200
+    assert receiver(captured).status_code == 200  # the view de-duplicates, if it does
+
+
+@override_settings(CACHES=REPLAY_CACHES)
+def test_a_message_the_view_failed_is_handled_on_its_retry(rf: RequestFactory) -> None:
+    calls: list[str] = []
+    failing = replay_guarded(status=503, calls=calls)
+    assert failing(delivery(rf, "msg_retry")).status_code == 503
+    working = replay_guarded(status=204, calls=calls)  # the same view, its database back
+    working.__qualname__ = failing.__qualname__
+    assert working(delivery(rf, "msg_retry")).status_code == 204
+    assert calls == ["msg_retry", "msg_retry"]
+
+
+@override_settings(CACHES=REPLAY_CACHES)
+def test_an_exception_in_the_view_forgets_the_message(rf: RequestFactory) -> None:
+    attempts: list[str] = []
+
+    @webhooks.webhook_receiver([SECRET], replay_cache="webhooks")
+    def view(request: HttpRequest) -> HttpResponse:
+        attempts.append(request.webhook_id)  # type: ignore[attr-defined]
+        if len(attempts) == 1:
+            raise RuntimeError("database gone")
+        return HttpResponse(status=204)
+
+    with pytest.raises(RuntimeError):
+        view(delivery(rf, "msg_raise"))
+    assert view(delivery(rf, "msg_raise")).status_code == 204
+    assert len(attempts) == 2
+
+
+@override_settings(CACHES=REPLAY_CACHES)
+def test_ids_are_remembered_while_their_timestamp_is_within_the_tolerance(
+    rf: RequestFactory,
+) -> None:
+    now = int(time.time())
+    # Sent 299 s into the future (a fast clock): accepted for almost 10 minutes from now.
+    assert webhooks.SeenMessages.remaining(now + 299) > webhooks.TOLERANCE
+    assert webhooks.TOLERANCE - 2 <= webhooks.SeenMessages.remaining(now) <= webhooks.TOLERANCE
+    assert webhooks.SeenMessages.remaining(now - 299) <= 2
+    view = replay_guarded()
+    assert view(delivery(rf, "msg_old", timestamp=now - 299)).status_code == 204
+    assert view(delivery(rf, "msg_old", timestamp=now - 299)).status_code == 200
+
+
+def test_concurrent_copies_of_a_message_run_the_view_once(
+    rf: RequestFactory, redis_url: str
+) -> None:
+    """Through a Redis cache, as separate web processes would share it."""
+    import threading
+
+    caches_setting = {
+        "default": REPLAY_CACHES["default"],
+        "webhooks": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"test-replay-{time.time_ns()}",
+        },
+    }
+    entered = threading.Event()
+    release = threading.Event()
+    calls: list[str] = []
+
+    @webhooks.webhook_receiver([SECRET], replay_cache="webhooks")
+    def slow_view(request: HttpRequest) -> HttpResponse:
+        calls.append(request.webhook_id)  # type: ignore[attr-defined]
+        entered.set()
+        assert release.wait(timeout=10)
+        return HttpResponse(status=204)
+
+    statuses: list[int] = []
+    with override_settings(CACHES=caches_setting):
+        first = threading.Thread(
+            target=lambda: statuses.append(slow_view(delivery(rf, "msg_race")).status_code)
+        )
+        first.start()
+        try:
+            assert entered.wait(timeout=10)
+            copies = [slow_view(delivery(rf, "msg_race")).status_code for _ in range(3)]
+        finally:
+            release.set()
+            first.join(timeout=10)
+        after = slow_view(delivery(rf, "msg_race")).status_code
+    assert copies == [409, 409, 409]
+    assert statuses == [204]
+    assert after == 200
+    assert calls == ["msg_race"]
+
+
 def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert retry_after_seconds("7") == 7
     soon = datetime.fromtimestamp(time.time() + 30, UTC)

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .. import providers
+from .. import emails, providers
 from ..events import LoginEvent
 
 #: allauth's generic OpenID Connect provider: many apps (``provider_id``s), one provider class.
@@ -61,9 +61,22 @@ def login_event(sociallogin: Any, user_id: Any, *, is_new: bool) -> LoginEvent:
     payload = provider_payload(allauth_type, account.extra_data, sociallogin.email_addresses)
     # allauth's uid is the account's identity (it honours an app's own uid_field setting).
     profile = dataclasses.replace(extractor.profile(payload), uid=str(account.uid) or None)
+    if profile.email and not profile.email_verified and verified_by_allauth(user_id, profile.email):
+        profile = dataclasses.replace(profile, email_verified=True)
     return LoginEvent(
         user_id=user_id,
         provider=providers.provider_id(extractor, str(account.provider)),
         is_new=is_new,
         profile=profile,
+    )
+
+
+def verified_by_allauth(user_id: Any, email: str) -> bool:
+    """Whether allauth has verified ``email`` for the user (``EmailAddress.verified``: a
+    confirmation link was followed, or allauth trusted the provider)."""
+    from allauth.account.models import EmailAddress
+
+    verified = EmailAddress.objects.filter(user_id=user_id, verified=True)
+    return any(
+        emails.same_address(address, email) for address in verified.values_list("email", flat=True)
     )

@@ -90,3 +90,23 @@ def check_private_fetching(app_configs: Any = None, **kwargs: Any) -> list[Check
             id="postlogin.W008",
         )
     ]
+
+
+@register("postlogin")
+def check_unverified_welcome(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    try:
+        unverified = postlogin_settings.WELCOME_EMAIL_UNVERIFIED
+    except ImproperlyConfigured:
+        return []  # postlogin.E002 reports it
+    if not unverified:
+        return []
+    return [
+        Warning(
+            f"{SETTING_NAME}['WELCOME_EMAIL_UNVERIFIED'] is on: the welcome email also goes to "
+            "addresses no provider verified, such as Microsoft's 'mail', which can name anybody: "
+            "whoever signs in can make your site send its mail to a stranger.",
+            hint=f"Remove WELCOME_EMAIL_UNVERIFIED from {SETTING_NAME}, or keep it only if every "
+            "enabled provider verifies the addresses it returns.",
+            id="postlogin.W009",
+        )
+    ]

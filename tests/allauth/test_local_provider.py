@@ -58,7 +58,7 @@ def test_sign_in_at_the_local_provider_and_a_real_worker_does_the_jobs_once(
     jobs = Job.objects.filter(user=user).order_by("kind")
     assert [(job.kind, job.provider, job.payload, job.attempts) for job in jobs] == [
         ("avatar", "oidc", {"url": picture}, 1),
-        ("welcome_email", "oidc", {}, 1),
+        ("welcome_email", "oidc", {"verified_email": "alan@example.com"}, 1),
     ]
     assert Profile.objects.get(user=user).avatar_source_url == picture
     assert [message.to for message in mail.outbox] == [["alan@example.com"]]

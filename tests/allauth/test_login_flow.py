@@ -44,7 +44,7 @@ def test_google_signup_then_returning_login(
     assert client.get("/done/").content == f"logged in as {user.username}".encode()
     assert jobs_of(user) == [
         ("avatar", "google", {"url": PICTURE}),
-        ("welcome_email", "google", {}),
+        ("welcome_email", "google", {"verified_email": "ada@example.com"}),
     ]
     jobs = Job.objects.filter(user=user)
     assert sorted(memory_broker()) == sorted(("postlogin.run_job", (job.pk,)) for job in jobs)
@@ -95,7 +95,7 @@ def test_github_signup(
     assert user.email == "octocat@github.com"
     assert jobs_of(user) == [
         ("avatar", "github", {"url": GITHUB_USER["avatar_url"]}),
-        ("welcome_email", "github", {}),
+        ("welcome_email", "github", {"verified_email": "octocat@github.com"}),
     ]
     assert len(memory_broker()) == 2
 
@@ -153,9 +153,10 @@ def test_a_signup_waiting_for_email_verification_gets_its_jobs_when_it_logs_in(
             response = allauth_login(client, "google")
             assert response["Location"] == "/done/"
     assert client.get("/done/").content == b"logged in as ada"
+    # Google did not verify the address, allauth did (the link was followed): it is welcomed.
     assert jobs_of(user) == [
         ("avatar", "google", {"url": PICTURE}),
-        ("welcome_email", "google", {}),
+        ("welcome_email", "google", {"verified_email": "ada@example.com"}),
     ]
     assert len(memory_broker()) == 2
 

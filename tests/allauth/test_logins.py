@@ -63,3 +63,30 @@ def test_a_password_login_records_no_jobs(
     assert response.status_code == 302
     assert client.get("/done/").content == b"logged in as ada"
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("verified_by_allauth", "email_verified"),
+    [
+        (None, False),
+        ("janedoe@example.com", True),
+        ("JaneDoe@Example.com", True),
+        ("janedoe@ex\u0430mple.com", False),  # a Cyrillic a: another address
+    ],
+)
+def test_an_address_allauth_verified_counts_as_verified(
+    user: Any, verified_by_allauth: str | None, email_verified: bool
+) -> None:
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount, SocialLogin
+
+    if verified_by_allauth:
+        EmailAddress.objects.create(user=user, email=verified_by_allauth, verified=True)
+    EmailAddress.objects.create(user=user, email="other@example.com", verified=False)
+    claims = {**OIDC_USERINFO, "email_verified": False}
+    account = SocialAccount(
+        user=user, provider="devidp", uid="248289761001", extra_data={"id_token": claims}
+    )
+    event = login_event(SocialLogin(user=user, account=account), user.pk, is_new=True)
+    assert event.profile.email == "janedoe@example.com"
+    assert event.profile.email_verified is email_verified
