@@ -74,9 +74,9 @@ DEFAULTS: dict[str, Any] = {
     "RELAY_PENDING_AFTER": 5,
     "RELAY_QUEUED_AFTER": 900,
     "RELAY_BATCH_SIZE": 200,
-    # Pruning (postlogin.tasks.prune): done jobs older than PRUNE_DONE_AFTER seconds and failed
-    # jobs older than PRUNE_FAILED_AFTER are deleted, PRUNE_BATCH_SIZE rows a transaction and
-    # at most PRUNE_MAX_BATCHES transactions a run. Rows keyed "once" are kept.
+    # Pruning (the postlogin.prune task, manage.py postlogin prune): done jobs older than
+    # PRUNE_DONE_AFTER seconds and failed jobs older than PRUNE_FAILED_AFTER are deleted,
+    # PRUNE_BATCH_SIZE rows a transaction, at most PRUNE_MAX_BATCHES a run; "once" rows are kept.
     "PRUNE_DONE_AFTER": 30 * 86400,
     "PRUNE_FAILED_AFTER": 90 * 86400,
     "PRUNE_BATCH_SIZE": 1000,

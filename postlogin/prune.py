@@ -13,7 +13,8 @@ gone; the built-in kinds are safe with that (an avatar already stored is not fet
 webhook and re-sync keys are never planned twice).
 
 Each batch locks the rows it deletes and nothing else; on PostgreSQL it skips rows another
-transaction holds (``SKIP LOCKED``), so a prune never waits for, nor blocks, a login or a claim.
+transaction holds (``SKIP LOCKED``), so a prune never waits for a login or a claim. A login
+that records the same work as a row being deleted waits at most for that one short batch.
 """
 
 from __future__ import annotations
