@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import common
+from . import common, prune_cost
 
-BENCHMARKS = ("dispatch_cost", "worker_throughput", "login_latency")
+BENCHMARKS = ("dispatch_cost", "worker_throughput", "login_latency", "prune_cost")
 QUICK = {
     "dispatch_cost": ["--logins", "50", "--rounds", "2"],
     "worker_throughput": ["--jobs", "100"],
     "login_latency": ["--logins", "40", "--rounds", "2"],
+    "prune_cost": ["--rows", "20000", "--users", "500", "--batches", "5", "--rounds", "2"],
 }
 
 
@@ -37,8 +38,9 @@ def summary_markdown(
     latency: dict[str, Any] | None,
     worker: dict[str, Any] | None,
     dispatch: dict[str, Any] | None,
+    prune: dict[str, Any] | None = None,
 ) -> str:
-    """The README's "Performance" tables, from the three result files (any may be missing)."""
+    """The README's "Performance" tables, from the result files (any may be missing)."""
     lines: list[str] = []
     machine = (latency or worker or dispatch or {}).get("machine")
     if machine:
@@ -119,6 +121,8 @@ def summary_markdown(
                 for n in ("record", "publish", "dispatch", "user_insert")
             )
             lines.append(f"| {run['database']} | {run['broker']} | {cells} |")
+    if prune:
+        lines += ["", *prune_cost.summary_lines(prune)]
     if latency or worker:
         lines += ["", "Targets:", ""]
         for check in (latency or {}).get("targets", []) + (worker or {}).get("targets", []):
@@ -166,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load(args.results / "login_latency.json"),
         load(args.results / "worker_throughput.json"),
         load(args.results / "dispatch_cost.json"),
+        load(args.results / "prune_cost.json"),
     )
     (args.results / "summary.md").write_text(summary)
     print(summary)

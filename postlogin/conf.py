@@ -76,6 +76,13 @@ DEFAULTS: dict[str, Any] = {
     "RELAY_PENDING_AFTER": 5,
     "RELAY_QUEUED_AFTER": 900,
     "RELAY_BATCH_SIZE": 200,
+    # Pruning (the postlogin.prune task, manage.py postlogin prune): done jobs older than
+    # PRUNE_DONE_AFTER seconds and failed jobs older than PRUNE_FAILED_AFTER are deleted,
+    # PRUNE_BATCH_SIZE rows a transaction, at most PRUNE_MAX_BATCHES a run; "once" rows are kept.
+    "PRUNE_DONE_AFTER": 30 * 86400,
+    "PRUNE_FAILED_AFTER": 90 * 86400,
+    "PRUNE_BATCH_SIZE": 1000,
+    "PRUNE_MAX_BATCHES": 100,
     # After a failed publish, logins in that process skip the broker this many seconds.
     "BROKER_COOLDOWN": 30,
     # Publishing from the login request: kombu retry policy, kept short on purpose.
@@ -99,6 +106,10 @@ _POSITIVE_INTS = (
     "PARTIAL_MAX_AGE",
     "RESYNC_AFTER",
     "RESYNC_BATCH_SIZE",
+    "PRUNE_DONE_AFTER",
+    "PRUNE_FAILED_AFTER",
+    "PRUNE_BATCH_SIZE",
+    "PRUNE_MAX_BATCHES",
 )
 _NON_NEGATIVE_INTS = (
     "MAX_RETRIES",

@@ -85,9 +85,14 @@ class JobKind:
     plan: Planner
 
 
+#: The key of work done once per user. Its rows are kept when the ledger is pruned: the unique
+#: ``(user, kind, key)`` row is what stops the work from being planned again.
+ONCE = "once"
+
+
 def once(event: LoginEvent) -> JobSpec:
     """Planner for work done once per user, whatever the number of logins."""
-    return JobSpec(key="once")
+    return JobSpec(key=ONCE)
 
 
 def every_login(event: LoginEvent) -> JobSpec:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from . import dispatch, partials, runner
+from . import dispatch, partials, prune, runner
 
 
 @shared_task(
@@ -47,3 +47,9 @@ def resync_stale() -> int:
     from . import sync
 
     return len(sync.schedule_stale())
+
+
+@shared_task(name="postlogin.prune", ignore_result=True)
+def prune_jobs() -> int:
+    """Delete old done and failed jobs, in short batches (PRUNE_* settings)."""
+    return prune.prune().total

@@ -54,23 +54,35 @@ def job_json(job: Job) -> dict[str, Any]:
     }
 
 
+def user_status(user_id: Any) -> dict[str, Any]:
+    """The user's recent jobs, then what they produced (avatar URL, welcome time).
+
+    The jobs are read first, the profile after them: a job records ``done`` only after what
+    it produced was committed, so anything a job shown ``done`` produced is in the profile
+    read afterwards. (Read the other way round, a job finishing between the two reads shows
+    ``done`` next to an avatar that is not there yet.) Read more of what jobs produced after
+    calling this, never before.
+    """
+    jobs = list(
+        Job.objects.filter(user_id=user_id).order_by("-created_at", "-pk")[:JOB_STATUS_LIMIT]
+    )
+    profile = Profile.objects.filter(user_id=user_id).first()
+    return {
+        "jobs": [job_json(job) for job in jobs],
+        "profile": {
+            "avatar_url": profile.avatar.url if profile and profile.avatar else None,
+            "welcomed_at": _iso(profile.welcomed_at) if profile else None,
+        },
+    }
+
+
 @never_cache
 @require_GET
 def job_status(request: HttpRequest) -> JsonResponse:
-    """The signed-in user's recent jobs and what they produced (avatar URL, welcome time)."""
+    """The signed-in user's recent jobs and what they produced (see :func:`user_status`)."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": "authentication required"}, status=401)
-    jobs = Job.objects.filter(user_id=request.user.pk).order_by("-created_at", "-pk")
-    profile = Profile.objects.filter(user_id=request.user.pk).first()
-    return JsonResponse(
-        {
-            "jobs": [job_json(job) for job in jobs[:JOB_STATUS_LIMIT]],
-            "profile": {
-                "avatar_url": profile.avatar.url if profile and profile.avatar else None,
-                "welcomed_at": _iso(profile.welcomed_at) if profile else None,
-            },
-        }
-    )
+    return JsonResponse(user_status(request.user.pk))
 
 
 @never_cache

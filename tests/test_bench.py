@@ -126,6 +126,37 @@ def test_summary_markdown_renders_the_tables() -> None:
     assert "offload p50 / bare p50 <= 1.10: 1.04 (met)" in text
 
 
+def test_summary_markdown_renders_the_prune_table() -> None:
+    def stats(p50: float) -> dict[str, Any]:
+        return common.summarize([p50, p50 * 2], digits=0)
+
+    alone = {"signup": stats(3000), "returning": stats(2000)}
+    beside = {"signup": stats(3300), "returning": stats(2000)}
+    prune = {
+        "params": {"rounds": 5, "batches_per_round": 150},
+        "filled": {"rows": 1_000_000},
+        "batched": {
+            "batch_size": 1000,
+            "batches": 750,
+            "batch_ms": common.summarize([20.0, 30.0], digits=2),
+            "rows_per_second": 40_000,
+        },
+        "one_delete": {"deleted": 142_000, "ms": 1131.3},
+        "logins_us": {"alone": alone, "batched": beside},
+        "ratio_to_alone": {
+            "batched": {
+                kind: {s: common.ratio(beside[kind][s], alone[kind][s]) for s in ("p50", "p99")}
+                for kind in alone
+            }
+        },
+    }
+    text = summary_markdown(None, None, None, prune)
+    assert "Pruning a ledger of 1,000,000 jobs" in text
+    assert "| batched | signup | 2 | 4,950 | 6,435 | 6,567 | 6,600 |" in text
+    assert "| 1.10x | 1.10x | - |" in text
+    assert "One DELETE of 142,000 rows: 1,131 ms in one transaction." in text
+
+
 def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310

@@ -192,6 +192,10 @@ def test_sign_in_in_a_browser_and_watch_the_jobs_arrive(
         timeout=30_000,
     )
     assert page.text_content("#welcomed") == "sent"
+    # One poll renders the jobs and what they produced: a done login_history job comes with
+    # its login listed.
+    page.wait_for_selector("tr[data-kind=login_history][data-state=done]", timeout=30_000)
+    assert (page.text_content("#logins") or "").startswith("oidc ")
     shot = tmp_path / "profile.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
@@ -242,3 +246,7 @@ def test_the_allauth_flavour_in_a_browser(page: Any, tmp_path: Path) -> None:
             timeout=30_000,
         )
         assert page.text_content("#welcomed") == "sent"
+    # One poll renders the jobs and what they produced: a done login_history job comes with
+    # its login listed.
+    page.wait_for_selector("tr[data-kind=login_history][data-state=done]", timeout=30_000)
+    assert (page.text_content("#logins") or "").startswith("oidc ")

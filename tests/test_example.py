@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,3 +78,57 @@ print(client.get("/profile/").content.decode())
     assert "hr-db" not in page
     assert "10.20.30.40" not in page
     assert "job.error_message" in page, "the live table renders the same field"
+
+
+PROFILE_STATUS_SCRIPT = """
+import json
+from django.core.management import call_command
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from accounts.models import LoginRecord
+from postlogin.models import Job
+
+call_command("migrate", verbosity=0)
+user = get_user_model().objects.create_user("ada")
+job = Job.objects.create(user=user, kind="login_history", key="l1", state="running")
+Job.objects.create(user=user, kind="welcome_email", key="once", state="done")
+client = Client(SERVER_NAME="127.0.0.1")
+client.force_login(user)
+page = client.get("/profile/").content.decode()
+finished = []
+
+def finish_between_reads(execute, sql, params, many, context):
+    result = execute(sql, params, many, context)
+    tables = ('"postlogin_job"', '"postlogin_profile"', '"accounts_loginrecord"')
+    if not finished and sql.startswith("SELECT") and any(t in sql for t in tables):
+        finished.append(sql)  # what the worker commits: the record, then the job's state
+        LoginRecord.objects.create(
+            user=user, login_id="l1", provider="oidc", logged_in_at=timezone.now()
+        )
+        Job.objects.filter(pk=job.pk).update(state="done")
+    return result
+
+with connection.execute_wrapper(finish_between_reads):
+    status = client.get("/profile/status/").json()
+print(json.dumps({"page": page, "status": status, "finished": len(finished)}))
+"""
+
+
+def test_the_profile_page_polls_what_the_jobs_produced(tmp_path: Path) -> None:
+    """The login_history job finishes between the status endpoint's reads: done implies the
+    login is listed. The page shows, and its script updates, logins and the welcome state."""
+    result = manage("shell", "-c", PROFILE_STATUS_SCRIPT, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.splitlines()[-1])
+    page, status = out["page"], out["status"]
+    assert out["finished"] == 1
+    assert 'data-url="/profile/status/"' in page
+    assert '<span id="logins">none recorded yet</span>' in page
+    assert '<strong id="welcomed">not sent (no verified email address)</strong>' in page
+    [history] = [job for job in status["jobs"] if job["kind"] == "login_history"]
+    if history["state"] == "done":
+        assert status["recent_logins"].startswith("oidc 0")
+    assert status["welcome"] == "not sent (no verified email address)"
+    assert status["profile"] == {"avatar_url": None, "welcomed_at": None}

@@ -20,8 +20,17 @@ def test_stale_partials_are_cleared_every_ten_minutes() -> None:
     assert entry["schedule"] == 600
 
 
+def test_the_ledger_is_pruned_hourly_unless_turned_off() -> None:
+    entry = beat_schedule()["postlogin-prune"]
+    assert entry["task"] == tasks.prune_jobs.name
+    assert entry == {"task": "postlogin.prune", "schedule": 3600, "options": {"expires": 3600}}
+    assert "postlogin-prune" not in beat_schedule(prune_every=None)
+
+
 def test_period_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         beat_schedule(relay_every=0)
     with pytest.raises(ValueError, match="positive"):
         beat_schedule(clear_partials_every=-1)
+    with pytest.raises(ValueError, match="positive"):
+        beat_schedule(prune_every=-1)

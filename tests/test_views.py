@@ -5,7 +5,9 @@ from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from postlogin.models import Job, Profile
 
@@ -68,3 +70,33 @@ def test_only_get_is_allowed(client: Client, user: Any) -> None:
     client.force_login(user)
     assert client.post("/postlogin/jobs/").status_code == 405
     assert Job.objects.count() == 0
+
+
+def test_a_job_shown_done_has_its_result_in_the_profile(
+    client: Client, user: Any, make_job: Any, png_bytes: Any
+) -> None:
+    """The avatar job finishes between the endpoint's two reads: done implies an avatar URL."""
+    job = make_job(kind="avatar", key="url:a", state="running", attempts=1)
+    profile = Profile.for_user_id(user.pk)
+    client.force_login(user)
+    finished: list[str] = []
+
+    def finish_between_reads(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        reads_status = sql.startswith("SELECT") and (
+            '"postlogin_job"' in sql or '"postlogin_profile"' in sql
+        )
+        if reads_status and not finished:
+            finished.append(sql)  # what a worker commits: the avatar, then the job's state
+            profile.avatar.save("a.png", ContentFile(png_bytes()))
+            Job.objects.filter(pk=job.pk).update(state="done", finished_at=timezone.now())
+        return result
+
+    with connection.execute_wrapper(finish_between_reads):
+        body = client.get("/postlogin/jobs/").json()
+    assert finished, "the endpoint read no job and no profile"
+    [shown] = body["jobs"]
+    if shown["state"] == "done":
+        assert body["profile"]["avatar_url"] == profile.avatar.url
+    else:
+        assert shown["state"] == "running"

@@ -1,4 +1,5 @@
-"""``manage.py postlogin status | retry --failed | relay``: the job ledger from the shell."""
+"""``manage.py postlogin status | retry --failed | relay | prune``: the job ledger from the
+shell."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ... import dispatch, ledger
+from ... import dispatch, ledger, prune
 from ...models import Job
 
 
@@ -23,6 +24,16 @@ def iso_datetime(value: str) -> datetime:
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {value!r}")
+    return number
 
 
 class Command(BaseCommand):
@@ -38,6 +49,13 @@ class Command(BaseCommand):
         retry.add_argument("--since", type=iso_datetime, help="Only jobs created since (ISO).")
         relay = sub.add_parser("relay", help="Publish due jobs now, as the periodic relay does.")
         relay.add_argument("--batch-size", type=int, default=None)
+        prune_ = sub.add_parser(
+            "prune", help="Delete old done and failed jobs (PRUNE_* settings), in batches."
+        )
+        prune_.add_argument("--batch-size", type=positive_int, default=None)
+        prune_.add_argument(
+            "--max-batches", type=positive_int, default=None, help="Default: PRUNE_MAX_BATCHES."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         getattr(self, f"handle_{options['action']}")(**options)
@@ -75,3 +93,10 @@ class Command(BaseCommand):
     def handle_relay(self, **options: Any) -> None:
         sent = dispatch.relay(options["batch_size"])
         self.stdout.write(f"{len(sent)} job(s) published")
+
+    def handle_prune(self, **options: Any) -> None:
+        pruned = prune.prune(batch_size=options["batch_size"], max_batches=options["max_batches"])
+        self.stdout.write(
+            f"{pruned.done} done and {pruned.failed} failed job(s) deleted"
+            f" in {pruned.batches} batch(es)"
+        )
