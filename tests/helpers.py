@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
+from PIL import Image
 
 #: Broker options that bound every publish (see docs: a hung broker must not hang a login).
 BOUNDED_BROKER_OPTIONS: dict[str, Any] = {
@@ -227,8 +229,20 @@ def http_server(
 
 
 @contextmanager
-def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4) -> Iterator[Any]:
-    """A Celery worker in its own process (so that it can be killed); stopped by its PID."""
+def worker_process(
+    broker_url: str,
+    env: dict[str, str],
+    *,
+    concurrency: int = 4,
+    database_url: str | None = None,
+    beat_schedule_file: str | None = None,
+    output: Any = None,
+) -> Iterator[Any]:
+    """A Celery worker in its own process (so that it can be killed); stopped by its PID.
+
+    It uses the test's database unless ``database_url`` names another; with
+    ``beat_schedule_file`` it also runs beat (``POSTLOGIN_TEST_RELAY_EVERY`` sets the relay's
+    period); ``output`` receives its stdout and stderr."""
     import subprocess
     import sys
     from pathlib import Path
@@ -242,7 +256,8 @@ def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4
         **os.environ,
         **env,
         "POSTLOGIN_TEST_BROKER_URL": broker_url,
-        "DATABASE_URL": "postgres://{}{}@{}:{}/{}".format(
+        "DATABASE_URL": database_url
+        or "postgres://{}{}@{}:{}/{}".format(
             quote(database["USER"]),
             f":{quote(database['PASSWORD'])}" if database.get("PASSWORD") else "",
             database["HOST"] or "127.0.0.1",
@@ -268,12 +283,34 @@ def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *(["--beat", "--schedule", beat_schedule_file] if beat_schedule_file else []),
         ],
         cwd=root,
         env=full_env,
         start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
     )
     try:
         yield process
     finally:
         stop_process(process, timeout=20)
+
+
+def png(n: int) -> bytes:
+    """A distinct small picture per user, so each one has its own content hash."""
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (n * 37 % 256, n * 91 % 256, n * 13 % 256)).save(out, "PNG")
+    return out.getvalue()
+
+
+def avatar_script(
+    fail: Callable[[int], bool] = lambda hit: False, delay: float = 0.0
+) -> Callable[[str, int], tuple[int, dict[str, str], bytes]]:
+    def script(path: str, hit: int) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(delay)
+        if fail(hit):
+            return 503, {"Content-Type": "text/plain"}, b"try later"
+        return 200, {"Content-Type": "image/png"}, png(int(path.strip("/u.png") or 0))
+
+    return script

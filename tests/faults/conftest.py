@@ -1,0 +1,33 @@
+"""Fixtures of the fault tests: private servers, and the broker the scenarios' workers use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ..helpers import celery_app
+from .servers import PrivatePostgres, PrivateRedis, private_postgresql, private_redis
+
+
+@pytest.fixture
+def postgresql_server() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of the test's own, which it may stop and restart."""
+    with private_postgresql() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own, which it may restart."""
+    with private_redis(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def scenario_broker(redis_url: str) -> str:
+    """The suite's Redis as the broker of a scenario's worker, emptied first."""
+    with celery_app(redis_url) as app:
+        app.control.purge()
+    return redis_url

@@ -1,0 +1,121 @@
+"""The processes of a fault scenario, all on the database of a private server: a login front end
+(tests/faults/web.py), a Celery worker running beat (the relay), and the migrations first."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..helpers import stop_process, worker_process
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class LoginFrontEnd:
+    """Drives ``tests.faults.web``: one Google signup per :meth:`login`."""
+
+    def __init__(self, env: dict[str, str], log: Any) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.faults.web"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+
+    def login(self, timeout: float = 30) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        assert ready, f"no answer to a login within {timeout} s"
+        line = self.process.stdout.readline()
+        assert line, "the login front end exited"
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        stop_process(self.process, timeout=10)
+
+
+@dataclass
+class Scenario:
+    web: LoginFrontEnd
+    worker: subprocess.Popen[bytes]
+    env: dict[str, str]
+    log: Path
+    emails: Path
+
+    def recipients(self) -> list[str]:
+        """Every welcome email sent, by recipient (Django's file backend may put two messages
+        in one file: count messages, not files)."""
+        if not self.emails.exists():
+            return []
+        return sorted(
+            line.removeprefix("To: ")
+            for path in self.emails.iterdir()
+            for line in path.read_text().splitlines()
+            if line.startswith("To: ")
+        )
+
+
+@contextmanager
+def scenario(
+    tmp_path: Path,
+    *,
+    database_url: str,
+    broker_url: str,
+    pictures: str,
+    postlogin: dict[str, Any],
+    concurrency: int = 8,
+) -> Iterator[Scenario]:
+    """Migrate the database, then run the worker (with beat) and the login front end on it."""
+    emails, log = tmp_path / "emails", tmp_path / "processes.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.faults.settings",
+        "DATABASE_URL": database_url,
+        "PYTHONPATH": str(ROOT),
+        "POSTLOGIN_TEST_BROKER_URL": broker_url,
+        "POSTLOGIN_TEST_SETTINGS": json.dumps(postlogin),
+        "POSTLOGIN_TEST_MEDIA_ROOT": str(tmp_path / "media"),
+        "POSTLOGIN_TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "POSTLOGIN_TEST_EMAIL_DIR": str(emails),
+        "POSTLOGIN_TEST_PICTURES": pictures,
+        "POSTLOGIN_TEST_RELAY_EVERY": "1",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=180,
+    )
+    with log.open("ab") as output, ExitStack() as stack:
+        worker = stack.enter_context(
+            worker_process(
+                broker_url,
+                env,
+                concurrency=concurrency,
+                database_url=database_url,
+                beat_schedule_file=str(tmp_path / "celerybeat-schedule"),
+                output=output,
+            )
+        )
+        web = LoginFrontEnd(env, output)
+        stack.callback(web.stop)
+        yield Scenario(web=web, worker=worker, env=env, log=log, emails=emails)

@@ -1,0 +1,97 @@
+"""Fault: PostgreSQL restarts while jobs run (six avatar downloads held by a slow picture host).
+
+The jobs whose bookkeeping failed are taken back by their own task once the database answers:
+all of them complete within seconds of the restart, not after their lease (``JOB_LEASE``,
+300 s here as by default); each avatar is stored once, each welcome email sent once, and logins
+after the restart succeed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..helpers import http_server, png, wait_until
+from ..settings import TEST_POSTLOGIN
+from .servers import PrivatePostgres, elapsed_since
+from .stack import scenario
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults_slow]
+
+USERS = 6
+LEDGER = {**TEST_POSTLOGIN, "RELAY_PENDING_AFTER": 0, "RETRY_BACKOFF": 0, "RETRY_BACKOFF_MAX": 1}
+
+
+def test_postgresql_restart_under_running_jobs(
+    postgresql_server: PrivatePostgres,
+    scenario_broker: str,
+    tmp_path: Path,
+    record_property: Any,
+) -> None:
+    database = postgresql_server
+    restarted = threading.Event()
+
+    def pictures(path: str, hit: int) -> tuple[int, dict[str, str], bytes]:
+        if hit <= USERS:  # the first six downloads are in flight when the database restarts
+            restarted.wait(timeout=90)
+        return 200, {"Content-Type": "image/png"}, png(int(path.strip("/u.png")))
+
+    with (
+        http_server(pictures) as host,
+        scenario(
+            tmp_path,
+            database_url=database.url,
+            broker_url=scenario_broker,
+            pictures=host.url(""),
+            postlogin=LEDGER,
+        ) as stack,
+    ):
+        for _ in range(USERS):
+            assert stack.web.login()["location"] == "/done/"
+        wait_until(
+            lambda: (
+                database.job_states()
+                == {("welcome_email", "done"): USERS, ("avatar", "running"): USERS}
+            ),
+            timeout=60,
+            interval=0.2,
+        )
+        database.restart()
+        started = time.monotonic()
+        restarted.set()
+        # Logins right after the restart: the web process's kept connection is replaced.
+        for _ in range(2):
+            answer = stack.web.login()
+            assert answer["location"] == "/done/", (answer, stack.log.read_text()[-3000:])
+        jobs = (USERS + 2) * 2
+        try:
+            wait_until(
+                lambda: (
+                    database.job_states().get(("avatar", "done"), 0)
+                    + database.job_states().get(("welcome_email", "done"), 0)
+                    == jobs
+                ),
+                timeout=60,
+                interval=0.2,
+            )
+        except AssertionError:
+            raise AssertionError(
+                f"{database.job_states()}\n{stack.log.read_text()[-4000:]}"
+            ) from None
+        recovery = elapsed_since(started)
+        record_property("recovery_seconds", recovery)
+        print(f"postgresql restart: every job done {recovery} s after the restart")
+        interrupted = database.query(
+            "SELECT count(*) FROM postlogin_job WHERE kind = 'avatar' AND attempts = 2"
+        )
+        recipients = stack.recipients()
+
+    assert interrupted == [(USERS,)], "each interrupted download was tried once more"
+    assert recipients == sorted(f"user{n}@example.com" for n in range(1, USERS + 3))
+    assert database.query("SELECT count(*) FROM postlogin_profile WHERE avatar <> ''") == [
+        (USERS + 2,)
+    ]
