@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import celery_app
 from .servers import PrivatePostgres, PrivateRedis, private_postgresql, private_redis
 
 
@@ -26,8 +25,7 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture
-def scenario_broker(redis_url: str) -> str:
-    """The suite's Redis as the broker of a scenario's worker, emptied first."""
-    with celery_app(redis_url) as app:
-        app.control.purge()
-    return redis_url
+def scenario_broker(redis_server: PrivateRedis) -> str:
+    """The broker of a scenario's processes: a private Redis, so that no other test's worker
+    takes its messages."""
+    return redis_server.url

@@ -8,15 +8,31 @@ import os
 import select
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..helpers import stop_process, worker_process
+from ..helpers import png, stop_process, wait_until, worker_process
+from .servers import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def held_pictures(
+    held: int, release: threading.Event
+) -> Callable[[str, int], tuple[int, dict[str, str], bytes]]:
+    """A picture host script (for ``helpers.http_server``) whose first ``held`` downloads hang
+    until ``release`` is set: avatar jobs in flight when the fault strikes."""
+
+    def script(path: str, hit: int) -> tuple[int, dict[str, str], bytes]:
+        if hit <= held:
+            release.wait(timeout=90)
+        return 200, {"Content-Type": "image/png"}, png(int(path.strip("/u.png")))
+
+    return script
 
 
 class LoginFrontEnd:
@@ -59,6 +75,35 @@ class Scenario:
     env: dict[str, str]
     log: Path
     emails: Path
+
+    def wait_until_all_done(
+        self, database: PrivatePostgres, jobs: int, *, timeout: float = 60
+    ) -> None:
+        """Until ``jobs`` jobs are done; on failure, says where each job is, and the log."""
+
+        def all_done() -> bool:
+            states = database.job_states()
+            return sum(n for (_kind, state), n in states.items() if state == "done") == jobs
+
+        try:
+            wait_until(all_done, timeout=timeout, interval=0.2)
+        except AssertionError:
+            raise AssertionError(
+                f"not all {jobs} jobs done within {timeout} s: {database.job_states()}\n"
+                f"{self.log.read_text()[-4000:]}"
+            ) from None
+
+    def wait_until_states(
+        self, database: PrivatePostgres, states: dict[tuple[str, str], int]
+    ) -> None:
+        """Until the jobs are exactly in ``states`` (``(kind, state) -> count``)."""
+        try:
+            wait_until(lambda: database.job_states() == states, timeout=60, interval=0.2)
+        except AssertionError:
+            raise AssertionError(
+                f"jobs not {states} within 60 s: {database.job_states()}\n"
+                f"{self.log.read_text()[-4000:]}"
+            ) from None
 
     def recipients(self) -> list[str]:
         """Every welcome email sent, by recipient (Django's file backend may put two messages

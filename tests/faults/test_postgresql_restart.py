@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from ..helpers import http_server, png, wait_until
+from ..helpers import http_server
 from ..settings import TEST_POSTLOGIN
 from .servers import PrivatePostgres, elapsed_since
-from .stack import scenario
+from .stack import held_pictures, scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults_slow]
 
@@ -34,14 +34,9 @@ def test_postgresql_restart_under_running_jobs(
 ) -> None:
     database = postgresql_server
     restarted = threading.Event()
-
-    def pictures(path: str, hit: int) -> tuple[int, dict[str, str], bytes]:
-        if hit <= USERS:  # the first six downloads are in flight when the database restarts
-            restarted.wait(timeout=90)
-        return 200, {"Content-Type": "image/png"}, png(int(path.strip("/u.png")))
-
     with (
-        http_server(pictures) as host,
+        # The first six downloads are in flight when the database restarts.
+        http_server(held_pictures(USERS, restarted)) as host,
         scenario(
             tmp_path,
             database_url=database.url,
@@ -67,21 +62,7 @@ def test_postgresql_restart_under_running_jobs(
         for _ in range(2):
             answer = stack.web.login()
             assert answer["location"] == "/done/", (answer, stack.log.read_text()[-3000:])
-        jobs = (USERS + 2) * 2
-        try:
-            wait_until(
-                lambda: (
-                    database.job_states().get(("avatar", "done"), 0)
-                    + database.job_states().get(("welcome_email", "done"), 0)
-                    == jobs
-                ),
-                timeout=60,
-                interval=0.2,
-            )
-        except AssertionError:
-            raise AssertionError(
-                f"{database.job_states()}\n{stack.log.read_text()[-4000:]}"
-            ) from None
+        stack.wait_until_all_done(database, (USERS + 2) * 2)
         recovery = elapsed_since(started)
         record_property("recovery_seconds", recovery)
         print(f"postgresql restart: every job done {recovery} s after the restart")
