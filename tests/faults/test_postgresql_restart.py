@@ -47,13 +47,8 @@ def test_postgresql_restart_under_running_jobs(
     ):
         for _ in range(USERS):
             assert stack.web.login()["location"] == "/done/"
-        wait_until(
-            lambda: (
-                database.job_states()
-                == {("welcome_email", "done"): USERS, ("avatar", "running"): USERS}
-            ),
-            timeout=60,
-            interval=0.2,
+        stack.wait_until_states(
+            database, {("welcome_email", "done"): USERS, ("avatar", "running"): USERS}
         )
         database.restart()
         started = time.monotonic()
