@@ -6,6 +6,7 @@ import io
 import os
 import signal
 import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -211,21 +212,28 @@ class ScriptedServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def http_server(
-    script: Callable[[str, int], tuple[int, dict[str, str], bytes]],
-) -> Iterator[ScriptedServer]:
-    """A loopback HTTP server driven by ``script``; stopped when the block ends."""
-    server = ScriptedServer(script)
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """Run ``server`` in a thread of this process for the block; then stop and close it."""
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield server
+        yield
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def http_server(
+    script: Callable[[str, int], tuple[int, dict[str, str], bytes]],
+) -> Iterator[ScriptedServer]:
+    """A loopback HTTP server driven by ``script``; stopped when the block ends."""
+    server = ScriptedServer(script)
+    with serving(server):
+        yield server
 
 
 @contextmanager

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..helpers import serving
+
 
 class _Session(socketserver.StreamRequestHandler):
     server: SMTPServer
@@ -64,13 +66,5 @@ class SMTPServer(socketserver.ThreadingTCPServer):
 @contextmanager
 def smtp_server() -> Iterator[SMTPServer]:
     server = SMTPServer()
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

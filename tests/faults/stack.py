@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..helpers import png, stop_process, wait_until, worker_process
+from ..helpers import http_server, png, stop_process, wait_until, worker_process
+from ..settings import TEST_POSTLOGIN
 from .servers import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+#: The scenarios' ledger: relay at once, retry fast; ``JOB_LEASE`` stays at its 300 s default.
+LEDGER = {**TEST_POSTLOGIN, "RELAY_PENDING_AFTER": 0, "RETRY_BACKOFF": 0, "RETRY_BACKOFF_MAX": 1}
 
 
 def held_pictures(
@@ -75,6 +78,11 @@ class Scenario:
     env: dict[str, str]
     log: Path
     emails: Path
+
+    def sign_up(self) -> None:
+        """One signup, which must succeed."""
+        answer = self.web.login()
+        assert answer["location"] == "/done/", (answer, self.log.read_text()[-3000:])
 
     def wait_until_all_done(
         self, database: PrivatePostgres, jobs: int, *, timeout: float = 60
@@ -164,3 +172,27 @@ def scenario(
         web = LoginFrontEnd(env, output)
         stack.callback(web.stop)
         yield Scenario(web=web, worker=worker, env=env, log=log, emails=emails)
+
+
+@contextmanager
+def jobs_in_flight(
+    tmp_path: Path, database: PrivatePostgres, broker_url: str, users: int, release: threading.Event
+) -> Iterator[Scenario]:
+    """A scenario on ``database`` after ``users`` signups: their welcome emails sent, their
+    avatar downloads in flight (hanging until ``release`` is set)."""
+    with (
+        http_server(held_pictures(users, release)) as host,
+        scenario(
+            tmp_path,
+            database_url=database.url,
+            broker_url=broker_url,
+            pictures=host.url(""),
+            postlogin=LEDGER,
+        ) as stack,
+    ):
+        for _ in range(users):
+            stack.sign_up()
+        stack.wait_until_states(
+            database, {("welcome_email", "done"): users, ("avatar", "running"): users}
+        )
+        yield stack

@@ -15,16 +15,13 @@ from typing import Any
 
 import pytest
 
-from ..helpers import http_server
-from ..settings import TEST_POSTLOGIN
 from .servers import PrivatePostgres, elapsed_since
-from .stack import held_pictures, scenario
+from .stack import jobs_in_flight
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults_slow]
 
 USERS = 4
 OUTAGE = 8.0  # seconds; scaled down from a 30 s failover
-LEDGER = {**TEST_POSTLOGIN, "RELAY_PENDING_AFTER": 0, "RETRY_BACKOFF": 0, "RETRY_BACKOFF_MAX": 1}
 
 
 def test_postgresql_down_for_a_while(
@@ -35,21 +32,7 @@ def test_postgresql_down_for_a_while(
 ) -> None:
     database = postgresql_server
     stopped = threading.Event()
-    with (
-        http_server(held_pictures(USERS, stopped)) as host,
-        scenario(
-            tmp_path,
-            database_url=database.url,
-            broker_url=scenario_broker,
-            pictures=host.url(""),
-            postlogin=LEDGER,
-        ) as stack,
-    ):
-        for _ in range(USERS):
-            assert stack.web.login()["location"] == "/done/"
-        stack.wait_until_states(
-            database, {("welcome_email", "done"): USERS, ("avatar", "running"): USERS}
-        )
+    with jobs_in_flight(tmp_path, database, scenario_broker, USERS, stopped) as stack:
         database.stop()
         down = time.monotonic()
         stopped.set()  # the downloads finish while their bookkeeping cannot be written
@@ -59,8 +42,7 @@ def test_postgresql_down_for_a_while(
         database.start()
         started = time.monotonic()
         for _ in range(2):
-            answer = stack.web.login()
-            assert answer["location"] == "/done/", (answer, stack.log.read_text()[-3000:])
+            stack.sign_up()
         stack.wait_until_all_done(database, (USERS + 2) * 2)
         recovery = elapsed_since(started)
         record_property("recovery_seconds", recovery)
