@@ -75,7 +75,14 @@ def _retry_on_database_error(
 @shared_task(name="postlogin.relay_pending", ignore_result=True)
 def relay_pending() -> int:
     """Publish pending jobs, lost messages and expired leases (run it from beat)."""
-    return len(dispatch.relay())
+    try:
+        return len(dispatch.relay())
+    except runner.DATABASE_ERRORS as exc:
+        # Beat runs it again in a few seconds: one line per run, not a traceback, and a fresh
+        # connection next time.
+        close_old_connections()
+        logger.warning("postlogin: relay skipped: the database failed (%s)", runner.describe(exc))
+        return 0
 
 
 @shared_task(name="postlogin.clear_stale_partials", ignore_result=True)

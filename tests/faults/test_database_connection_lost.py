@@ -4,12 +4,13 @@ and finished at once, not left ``running`` until its lease expires."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from postlogin.models import Job, Profile
 
@@ -63,3 +64,17 @@ def test_connection_dropped_under_a_running_job_is_retried_not_left_to_the_lease
     assert Profile.objects.get(user=user).avatar
     assert len(host.hits) == 2
     assert recovery < 30
+
+
+def test_the_relay_during_a_database_outage_logs_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from postlogin import dispatch, tasks
+
+    def database_down(batch_size: int | None = None) -> list[int]:
+        raise OperationalError('connection to server at "127.0.0.1", port 5432 failed')
+
+    monkeypatch.setattr(dispatch, "relay", database_down)
+    with caplog.at_level(logging.WARNING, logger="postlogin.tasks"):
+        assert tasks.relay_pending() == 0
+    assert "relay skipped: the database failed (OperationalError: connection to" in caplog.text

@@ -57,4 +57,5 @@ def test_postgresql_down_for_a_while(
         (USERS + 2,)
     ]
     assert "the database failed" in log
+    assert "relay skipped: the database failed" in log
     assert "Service Unavailable: /login/google-oauth2/" in log
