@@ -122,6 +122,29 @@ def hung_server() -> Iterator[int]:
 
 
 @contextmanager
+def black_hole() -> Iterator[int]:
+    """A loopback port whose connections are never completed (as behind a firewall that drops
+    packets): a listening socket that never accepts, its backlog already full. Yields the port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        # Completes into the backlog, or is itself left hanging: either way the backlog is full.
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+
+
+@contextmanager
 def celery_app(broker_url: str, **conf: Any) -> Iterator[Celery]:
     """A Celery app on ``broker_url``, made current for the duration (shared tasks bind to it)."""
     from celery import _state
