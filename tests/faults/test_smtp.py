@@ -68,3 +68,26 @@ def test_smtp_down_then_hung_then_working(make_job: Any, send_through: Any, user
     assert b"To: ada@example.com" in server.messages[0]
     assert Profile.objects.get(user=user).welcomed_at is not None
     assert Job.objects.get(pk=job.pk).attempts == 3
+
+
+@pytest.mark.parametrize(
+    ("backend", "timeout", "jobs", "warned"),
+    [
+        (SMTP, None, ["welcome_email"], True),
+        (SMTP, 10, ["welcome_email"], False),
+        ("django.core.mail.backends.locmem.EmailBackend", None, ["welcome_email"], False),
+        (SMTP, None, [], False),
+    ],
+)
+def test_w009_an_smtp_backend_without_timeout_is_reported(
+    settings: Any, backend: str, timeout: int | None, jobs: list[str], warned: bool
+) -> None:
+    from postlogin.checks.email import check_smtp_timeout
+
+    if django.VERSION >= (6, 1):
+        options = {} if timeout is None else {"timeout": timeout}
+        settings.MAILERS = {"default": {"BACKEND": backend, "OPTIONS": options}}
+    else:
+        settings.EMAIL_BACKEND, settings.EMAIL_TIMEOUT = backend, timeout
+    settings.POSTLOGIN = {"SIGNUP_JOBS": jobs, "LOGIN_JOBS": []}
+    assert [message.id for message in check_smtp_timeout()] == (["postlogin.W009"] * warned)
