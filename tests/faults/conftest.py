@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,3 +31,17 @@ def scenario_broker(redis_server: PrivateRedis) -> str:
     """The broker of a scenario's processes: a private Redis, so that no other test's worker
     takes its messages."""
     return redis_server.url
+
+
+@pytest.fixture
+def report_recovery(record_property: Any) -> Callable[[str, float], float]:
+    """Record (in the JUnit report, and printed with -s) the seconds from the end of a fault,
+    at ``started`` (``time.monotonic()``), until every job was done."""
+
+    def report(fault: str, started: float) -> float:
+        seconds = round(time.monotonic() - started, 1)
+        record_property("recovery_seconds", seconds)
+        print(f"{fault}: every job done {seconds} s after the fault ended")
+        return seconds
+
+    return report

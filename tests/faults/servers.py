@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -165,7 +164,3 @@ def private_redis(root: Path) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
-
-
-def elapsed_since(started: float) -> float:
-    return round(time.monotonic() - started, 1)

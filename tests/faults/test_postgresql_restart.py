@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .servers import PrivatePostgres, elapsed_since
+from .servers import PrivatePostgres
 from .stack import jobs_in_flight
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults_slow]
@@ -27,7 +27,7 @@ def test_postgresql_restart_under_running_jobs(
     postgresql_server: PrivatePostgres,
     scenario_broker: str,
     tmp_path: Path,
-    record_property: Any,
+    report_recovery: Any,
 ) -> None:
     database = postgresql_server
     restarted = threading.Event()
@@ -40,9 +40,7 @@ def test_postgresql_restart_under_running_jobs(
         for _ in range(2):
             stack.sign_up()
         stack.wait_until_all_done(database, (USERS + 2) * 2)
-        recovery = elapsed_since(started)
-        record_property("recovery_seconds", recovery)
-        print(f"postgresql restart: every job done {recovery} s after the restart")
+        report_recovery("postgresql restart", started)
         interrupted = database.query(
             "SELECT count(*) FROM postlogin_job WHERE kind = 'avatar' AND attempts = 2"
         )
