@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENT_FILES) pyproject.toml | ck
 # `make bench` has its own venv, from requirements/bench.txt (test.txt plus the benchmarks' tools).
 BENCH_VENV ?= .venv-bench
 
-.PHONY: test lint pytest demo bench requirements clean
+.PHONY: test lint pytest pytest-faults demo bench requirements clean
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ pytest: $(STAMP)
 		--cov --cov-append --cov-report= --cov-fail-under=0 $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --ds=tests.settings_both -m "not integration and not demo" \
 		--cov --cov-append --cov-report=term $(PYTEST_ARGS)
+
+## pytest-faults: the slow rows of the fault matrix (tests/faults, marker faults_slow), which
+## restart private PostgreSQL and Redis servers; `make pytest` deselects them (CI runs both)
+pytest-faults: $(STAMP)
+	$(BIN)/python -m pytest --ds=tests.settings -m faults_slow tests/faults $(PYTEST_ARGS)
 
 ## demo: the whole system on embedded defaults (SQLite database, SQLite-backed broker)
 demo: $(STAMP)

@@ -70,6 +70,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_RETRIES": 5,
     "RETRY_BACKOFF": 2,
     "RETRY_BACKOFF_MAX": 600,
+    # After the database failed under a job: the longest wait before trying again (seconds).
+    "DATABASE_RETRY_MAX": 8,
     # The ledger: how long a claimed job may run before its worker is presumed dead, when the
     # relay re-publishes pending jobs and unclaimed messages, and how much it takes a run.
     "JOB_LEASE": 300,
@@ -100,6 +102,7 @@ _POSITIVE_INTS = (
     "AVATAR_MAX_PIXELS",
     "AVATAR_SIZE",
     "RETRY_BACKOFF_MAX",
+    "DATABASE_RETRY_MAX",
     "JOB_LEASE",
     "RELAY_QUEUED_AFTER",
     "RELAY_BATCH_SIZE",

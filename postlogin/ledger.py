@@ -28,12 +28,18 @@ def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
 
 
-def claim(job_id: int) -> Job | None:
-    """Take the job for running, or None if it is not claimable (done, failed, or running)."""
+def claim(job_id: int, *, held: int | None = None) -> Job | None:
+    """Take the job for running, or None if it is not claimable (done, failed, or running).
+
+    ``held`` is the attempt of the caller's own earlier claim, still ``running`` because the
+    database failed before its outcome was recorded: that claim is taken back at once.
+    """
     now = timezone.now()
     claimable = Q(state__in=[State.PENDING, State.QUEUED]) | Q(
         state=State.RUNNING, lease_until__lt=now
     )
+    if held is not None:
+        claimable |= Q(state=State.RUNNING, attempts=held)
     claimed = (
         Job.objects.filter(claimable, pk=job_id).update(
             state=State.RUNNING,

@@ -11,16 +11,23 @@ calls are paced evenly across it rather than let go in bursts; and
 ``RATE_LIMIT_HEADROOM`` (default 30%) is kept below the configured rate, because calls that left
 the workers evenly can still arrive bunched (scheduling and network jitter): with the headroom,
 the receiving server does not see more than the configured rate either.
+
+When the store cannot be reached (a Redis restart), no call goes: the job waits a period and
+tries again, without using up its retries, and a warning says why. Failing open would let every
+worker call the provider at once.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 from functools import cache
+from urllib.parse import urlsplit, urlunsplit
 
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -28,11 +35,13 @@ from .conf import postlogin_settings
 
 NAMESPACE = "postlogin"
 _lock = threading.Lock()
+logger = logging.getLogger(__name__)
 
 
 @cache
 def _limiter(storage_uri: str) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(storage_from_string(storage_uri))
+    # wrap_exceptions: any store's failure is a StorageError, whatever its client library.
+    return MovingWindowRateLimiter(storage_from_string(storage_uri, wrap_exceptions=True))
 
 
 @cache
@@ -50,6 +59,27 @@ def acquire(key: str) -> float:
         return 0.0
     item = _item(limit, postlogin_settings.RATE_LIMIT_HEADROOM)
     period = item.get_expiry()
+    try:
+        next_slot = _take(item, key, period)
+    except StorageError as exc:
+        # Fail closed: without the shared budget, calling would risk every worker at once.
+        next_slot = time.time() + period
+        logger.warning(
+            "postlogin: rate-limit store %s unreachable (%s); %s calls wait",
+            _without_password(postlogin_settings.RATE_LIMIT_STORAGE),
+            exc,
+            key,
+        )
+    if next_slot <= 0:
+        return 0.0
+    # Spread the waiting calls over the next period instead of waking them all at the instant
+    # a slot frees: they would arrive as one burst.
+    spread = random.uniform(0, period)  # noqa: S311 (jitter, not security)
+    return max(0.01, next_slot - time.time()) + spread
+
+
+def _take(item: RateLimitItem, key: str, period: float) -> float:
+    """Take a call if one is free now (returns 0), else when the next one may go."""
     with _lock:  # memory:// storage is not thread-safe on its own
         limiter = _limiter(postlogin_settings.RATE_LIMIT_STORAGE)
         stats = limiter.get_window_stats(item, NAMESPACE, key)
@@ -59,10 +89,15 @@ def acquire(key: str) -> float:
                 return 0.0
             # Another process took the window's last call meanwhile: wait for one to free.
             next_slot = limiter.get_window_stats(item, NAMESPACE, key).reset_time
-    # Spread the waiting calls over the next period instead of waking them all at the instant
-    # a slot frees: they would arrive as one burst.
-    spread = random.uniform(0, period)  # noqa: S311 (jitter, not security)
-    return max(0.01, next_slot - time.time()) + spread
+    return next_slot
+
+
+def _without_password(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _paced_slot(amount: int, period: float, reset_time: float, remaining: int) -> float:

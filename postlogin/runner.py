@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from celery.utils.time import get_exponential_backoff_interval
+from django.db import InterfaceError, OperationalError
 
 from . import error_codes, jobs, ledger, scrub
 from .conf import postlogin_settings
@@ -13,6 +14,22 @@ from .models import Job
 from .signals import job_failed, job_succeeded
 
 logger = scrub.get_logger(__name__)
+
+#: The database itself failed (down, restarting, connection dropped), as opposed to one query.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+class LedgerUnavailable(Exception):
+    """The database failed under a claimed job before its outcome was recorded.
+
+    ``attempt`` names the claim: ``run(job_id, held=attempt)`` takes it back once the database
+    answers, so the job need not wait for its lease (``JOB_LEASE``) to expire.
+    """
+
+    def __init__(self, job_id: int, attempt: int) -> None:
+        super().__init__(f"job {job_id}: the database failed before attempt {attempt} was recorded")
+        self.job_id = job_id
+        self.attempt = attempt
 
 
 @dataclass(frozen=True)
@@ -41,12 +58,25 @@ def retry_countdown(attempt: int) -> float:
     )
 
 
-def run(job_id: int) -> Outcome:
-    job = ledger.claim(job_id)
+def run(job_id: int, *, held: int | None = None) -> Outcome:
+    """Claim and run the job. ``held``: the attempt of this task's own earlier claim, which a
+    database failure interrupted (see :class:`LedgerUnavailable`).
+
+    Raises :class:`LedgerUnavailable` when the database fails while the job is claimed, and
+    one of :data:`DATABASE_ERRORS` when it fails before that.
+    """
+    job = ledger.claim(job_id, held=held)
     if job is None:
         # Done, failed, or running under a live lease: a duplicate or late delivery.
         logger.debug("postlogin: job %s not claimable; message dropped", job_id)
         return Outcome("skipped")
+    try:
+        return _run_claimed(job)
+    except DATABASE_ERRORS as exc:
+        raise LedgerUnavailable(job.pk, job.attempts) from exc
+
+
+def _run_claimed(job: Job) -> Outcome:
     started = time.monotonic()
     try:
         kind = jobs.get_kind(job.kind)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.template import TemplateDoesNotExist, loader
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -107,3 +111,27 @@ def onboarding(request: HttpRequest) -> HttpResponse:
         partial_token=partial.token,
         details=details,
     )
+
+
+#: Seconds a client is asked to wait before trying again while the database is unavailable.
+DATABASE_UNAVAILABLE_RETRY_AFTER = 10
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """A ``handler500`` that answers 503 (with ``Retry-After``) when the error is the database
+    being unavailable (a restart, a failover): the login can be tried again in a moment.
+
+    Any other error gets Django's own 500 page. Set ``handler500 =
+    "postlogin.views.server_error"`` in the root URLconf; Django calls it for an error raised
+    anywhere in a request, middleware included (the session middleware saving a session, too).
+    """
+    error = sys.exc_info()[1]
+    if not isinstance(error, OperationalError | InterfaceError):
+        return defaults.server_error(request)
+    try:
+        body: str = loader.render_to_string("503.html")
+    except TemplateDoesNotExist:
+        body = "<h1>Service unavailable</h1><p>Please try again in a moment.</p>"
+    response = HttpResponse(body, status=503)
+    response["Retry-After"] = str(DATABASE_UNAVAILABLE_RETRY_AFTER)
+    return response

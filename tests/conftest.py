@@ -31,6 +31,10 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing = [marker for marker, app in STACK_APPS.items() if not apps.is_installed(app)]
+    # The fault matrix's slow rows run only when asked for by name (`make pytest-faults`,
+    # `-m faults_slow`), whatever other -m expression a run uses.
+    if "faults_slow" not in (config.getoption("markexpr") or ""):
+        missing.append("faults_slow")
     selected, deselected = [], []
     for item in items:
         if any(item.get_closest_marker(marker) for marker in missing):

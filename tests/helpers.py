@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
+from PIL import Image
 
 #: Broker options that bound every publish (see docs: a hung broker must not hang a login).
 BOUNDED_BROKER_OPTIONS: dict[str, Any] = {
@@ -119,24 +122,25 @@ def hung_server() -> Iterator[int]:
 
 
 @contextmanager
-def unanswered_port() -> Iterator[int]:
-    """A loopback port whose accept queue is full: a new connection is never accepted, so
-    connecting times out (a real connect timeout, without leaving the machine)."""
+def black_hole() -> Iterator[int]:
+    """A loopback port whose connections are never completed (as behind a firewall that drops
+    packets): a listening socket that never accepts, its backlog already full. Yields the port."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(0)
-    port: int = server.getsockname()[1]
-    queued: list[socket.socket] = []
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        # Completes into the backlog, or is itself left hanging: either way the backlog is full.
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
     try:
-        for _ in range(3):  # a backlog of 0 still queues one or two: fill them
-            conn = socket.socket()
-            conn.setblocking(False)
-            conn.connect_ex(("127.0.0.1", port))
-            queued.append(conn)
         yield port
     finally:
-        for conn in queued:
-            conn.close()
+        for filler in fillers:
+            filler.close()
         server.close()
 
 
@@ -231,17 +235,14 @@ class ScriptedServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def http_server(
-    script: Callable[[str, int], tuple[int, dict[str, str], bytes]],
-) -> Iterator[ScriptedServer]:
-    """A loopback HTTP server driven by ``script``; stopped when the block ends."""
-    server = ScriptedServer(script)
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """Run ``server`` in a thread of this process for the block; then stop and close it."""
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield server
+        yield
     finally:
         server.shutdown()
         server.server_close()
@@ -249,8 +250,30 @@ def http_server(
 
 
 @contextmanager
-def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4) -> Iterator[Any]:
-    """A Celery worker in its own process (so that it can be killed); stopped by its PID."""
+def http_server(
+    script: Callable[[str, int], tuple[int, dict[str, str], bytes]],
+) -> Iterator[ScriptedServer]:
+    """A loopback HTTP server driven by ``script``; stopped when the block ends."""
+    server = ScriptedServer(script)
+    with serving(server):
+        yield server
+
+
+@contextmanager
+def worker_process(
+    broker_url: str,
+    env: dict[str, str],
+    *,
+    concurrency: int = 4,
+    database_url: str | None = None,
+    beat_schedule_file: str | None = None,
+    output: Any = None,
+) -> Iterator[Any]:
+    """A Celery worker in its own process (so that it can be killed); stopped by its PID.
+
+    It uses the test's database unless ``database_url`` names another; with
+    ``beat_schedule_file`` it also runs beat (``POSTLOGIN_TEST_RELAY_EVERY`` sets the relay's
+    period); ``output`` receives its stdout and stderr."""
     import subprocess
     import sys
     from pathlib import Path
@@ -264,7 +287,8 @@ def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4
         **os.environ,
         **env,
         "POSTLOGIN_TEST_BROKER_URL": broker_url,
-        "DATABASE_URL": "postgres://{}{}@{}:{}/{}".format(
+        "DATABASE_URL": database_url
+        or "postgres://{}{}@{}:{}/{}".format(
             quote(database["USER"]),
             f":{quote(database['PASSWORD'])}" if database.get("PASSWORD") else "",
             database["HOST"] or "127.0.0.1",
@@ -290,12 +314,34 @@ def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *(["--beat", "--schedule", beat_schedule_file] if beat_schedule_file else []),
         ],
         cwd=root,
         env=full_env,
         start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
     )
     try:
         yield process
     finally:
         stop_process(process, timeout=20)
+
+
+def png(n: int) -> bytes:
+    """A distinct small picture per user, so each one has its own content hash."""
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (n * 37 % 256, n * 91 % 256, n * 13 % 256)).save(out, "PNG")
+    return out.getvalue()
+
+
+def avatar_script(
+    fail: Callable[[int], bool] = lambda hit: False, delay: float = 0.0
+) -> Callable[[str, int], tuple[int, dict[str, str], bytes]]:
+    def script(path: str, hit: int) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(delay)
+        if fail(hit):
+            return 503, {"Content-Type": "text/plain"}, b"try later"
+        return 200, {"Content-Type": "image/png"}, png(int(path.strip("/u.png") or 0))
+
+    return script

@@ -19,7 +19,7 @@ from postlogin.models import Job, Profile
 from postlogin.signals import job_failed
 from postlogin.webhook_jobs import plan_webhooks
 
-from .helpers import unanswered_port
+from .helpers import black_hole
 from .network import connect_spy, stub_resolver
 from .resync_steps import run_sync
 from .settings import TEST_POSTLOGIN
@@ -81,7 +81,7 @@ def gitlab_profile_kind(gitlab_account: UserSocialAuth, settings: Any) -> Iterat
 
     settings.POSTLOGIN = {**TEST_POSTLOGIN, "MAX_RETRIES": 0}
     jobs.register("gitlab_profile", plan=jobs.once)(handler)
-    with unanswered_port() as port:
+    with black_hole() as port:
         yield port
     jobs.unregister("gitlab_profile")
 
@@ -161,7 +161,7 @@ def test_a_webhook_endpoint_key_in_its_url_stays_out_of_the_error(
 ) -> None:
     from postlogin.events import LoginEvent, ProviderProfile
 
-    with unanswered_port() as port:
+    with black_hole() as port:
         settings.POSTLOGIN = {
             **TEST_POSTLOGIN,
             "HTTP_TIMEOUT": (0.3, 0.3),
@@ -187,7 +187,7 @@ def test_social_auth_resync_errors_carry_no_token(
     gitlab_account: UserSocialAuth, settings: Any, user: Any, logs: Any, client: Client
 ) -> None:
     settings.SOCIAL_AUTH_REQUESTS_TIMEOUT = 0.3
-    with unanswered_port() as port:
+    with black_hole() as port:
         settings.SOCIAL_AUTH_GITLAB_API_URL = f"http://127.0.0.1:{port}"
         job = run_sync()
     assert job.state == "queued", "GitLab not answering is retried"

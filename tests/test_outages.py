@@ -21,13 +21,13 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
 from django.test import Client
-from PIL import Image
 from social_django.models import UserSocialAuth
 
 from postlogin import dispatch
 from postlogin.models import Job, Profile
 
 from .helpers import (
+    avatar_script,
     celery_app,
     http_server,
     hung_server,
@@ -39,7 +39,7 @@ from .helpers import (
 )
 from .payloads import GOOGLE_TOKEN, GOOGLE_USERINFO
 from .settings import TEST_POSTLOGIN
-from .social_flow import social_login
+from .social_flow import mock_google_users, social_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -57,48 +57,6 @@ FAST_LEDGER = {
 def _postgresql(settings: Any) -> None:
     require_postgresql()
     settings.POSTLOGIN = FAST_LEDGER
-
-
-def png(n: int) -> bytes:
-    """A distinct small picture per user, so each one has its own content hash."""
-    import io
-
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), (n * 37 % 256, n * 91 % 256, n * 13 % 256)).save(out, "PNG")
-    return out.getvalue()
-
-
-def avatar_script(
-    fail: Callable[[int], bool] = lambda hit: False, delay: float = 0.0
-) -> Callable[[str, int], tuple[int, dict[str, str], bytes]]:
-    def script(path: str, hit: int) -> tuple[int, dict[str, str], bytes]:
-        time.sleep(delay)
-        if fail(hit):
-            return 503, {"Content-Type": "text/plain"}, b"try later"
-        return 200, {"Content-Type": "image/png"}, png(int(path.strip("/u.png") or 0))
-
-    return script
-
-
-def mock_google_users(rsps: responses.RequestsMock, picture_url: Callable[[int], str]) -> None:
-    """Google's token and userinfo endpoints; each userinfo call is a new user n = 1, 2, ..."""
-    counter = iter(range(1, 10**6))
-    lock = threading.Lock()
-
-    def userinfo(request: Any) -> tuple[int, dict[str, str], str]:
-        with lock:
-            n = next(counter)
-        body = {
-            **GOOGLE_USERINFO,
-            "sub": f"1000{n}",
-            "email": f"user{n}@example.com",
-            "name": f"User {n}",
-            "picture": picture_url(n),
-        }
-        return 200, {"Content-Type": "application/json"}, json.dumps(body)
-
-    rsps.post("https://accounts.google.com/o/oauth2/token", json=GOOGLE_TOKEN)
-    rsps.add_callback(responses.GET, "https://www.googleapis.com/oauth2/v3/userinfo", userinfo)
 
 
 @pytest.fixture

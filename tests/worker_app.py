@@ -16,4 +16,10 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     broker_heartbeat=0,
 )
+if os.environ.get("POSTLOGIN_TEST_RELAY_EVERY"):  # for a worker started with --beat
+    from postlogin.schedules import beat_schedule
+
+    app.conf.beat_schedule = beat_schedule(
+        relay_every=float(os.environ["POSTLOGIN_TEST_RELAY_EVERY"]), resync_every=None
+    )
 app.autodiscover_tasks(lambda: ["postlogin"])

@@ -18,3 +18,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]
+
+# While the database is unavailable (a restart, a failover) pages answer 503 with Retry-After.
+handler500 = "postlogin.views.server_error"

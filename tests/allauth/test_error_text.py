@@ -14,7 +14,7 @@ from django.test import Client
 
 from postlogin.models import Profile
 
-from ..helpers import unanswered_port
+from ..helpers import black_hole
 from ..resync_steps import run_sync
 
 pytestmark = [pytest.mark.allauth, pytest.mark.django_db]
@@ -58,7 +58,7 @@ def test_gitlab_not_answering_is_recorded_without_the_token(
     linked(user, "gitlab", GITLAB_TOKEN)
     settings.SOCIALACCOUNT_REQUESTS_TIMEOUT = 0.3
     providers = copy.deepcopy(settings.SOCIALACCOUNT_PROVIDERS)
-    with unanswered_port() as port:
+    with black_hole() as port:
         providers["gitlab"]["GITLAB_URL"] = f"http://127.0.0.1:{port}"
         settings.SOCIALACCOUNT_PROVIDERS = providers
         job = run_sync()
