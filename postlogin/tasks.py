@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from . import dispatch, partials, runner
+from . import dispatch, markers, partials, runner
 
 
 @shared_task(
@@ -33,6 +33,13 @@ def run_job(self: Task, job_id: int) -> str:
 def relay_pending() -> int:
     """Publish pending jobs, lost messages and expired leases (run it from beat)."""
     return len(dispatch.relay())
+
+
+@shared_task(name=markers.MARKER_TASK, ignore_result=True)
+def relay_marker(marker_id: int) -> bool:
+    """Record that a worker reached the relay's marker: every message queued before it was
+    delivered (see :mod:`postlogin.markers`)."""
+    return markers.record_seen(marker_id)
 
 
 @shared_task(name="postlogin.clear_stale_partials", ignore_result=True)

@@ -1,0 +1,80 @@
+"""Relay markers: tell a lost message from a long queue, on any kombu transport.
+
+A broker that restarts without persistence, a ``FLUSHALL`` or a purged queue loses every
+queued ``run_job`` message; the ledger still has the jobs ``queued``. Waiting for their
+deadline (``RELAY_QUEUED_AFTER``, 15 minutes) would also cover a long but healthy queue, which
+must not be published again wholesale. So each relay run that finds jobs waiting publishes a
+tiny ``postlogin.relay_marker`` message behind them, routed like ``run_job``, and records when
+(:class:`~postlogin.models.RelayMarker`, database clock). A worker that runs the marker records
+that it saw it. Queues are first in, first out: once a marker published at *P* was run, every
+message published before *P* was delivered to a worker. A job still ``queued`` whose message
+was due before *P* (not a retry whose countdown ends after *P*) lost its message; the next relay
+run publishes it at once (:func:`postlogin.ledger.due_for_relay`).
+
+A long queue keeps the markers behind it, so nothing is published again; only messages that a
+worker had prefetched but not started when another worker ran the marker can be (at most the
+workers' prefetch; the claim drops the duplicate). A marker lost with the others is replaced
+by the next run's. Markers older than ``RELAY_QUEUED_AFTER`` are deleted: by then the deadline
+covers every job they could have told about.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db.models import Max, Q
+from django.db.models.functions import Now
+
+from .conf import postlogin_settings
+from .models import Job, RelayMarker
+
+logger = logging.getLogger(__name__)
+
+MARKER_TASK = "postlogin.relay_marker"
+
+
+def last_seen() -> datetime | None:
+    """When the newest marker that a worker ran was published; None if none was run."""
+    seen = RelayMarker.objects.filter(seen_at__isnull=False).aggregate(at=Max("published_at"))
+    at: datetime | None = seen["at"]
+    return at
+
+
+def record_seen(marker_id: int) -> bool:
+    """A worker ran the marker (the ``relay_marker`` task). False if it was seen or pruned."""
+    return bool(
+        RelayMarker.objects.filter(pk=marker_id, seen_at__isnull=True).update(seen_at=Now())
+    )
+
+
+def needed(now: datetime) -> bool:
+    """Whether a marker could tell anything: some job waits for a message due by ``now``
+    (``lease_until`` is the message's due time plus ``RELAY_QUEUED_AFTER``)."""
+    due_by = now + timedelta(seconds=postlogin_settings.RELAY_QUEUED_AFTER)
+    return Job.objects.filter(state=Job.State.QUEUED, lease_until__lte=due_by).exists()
+
+
+def publish() -> int | None:
+    """Record a marker, then publish it behind the queued messages; returns its id, or None
+    if the broker refused it (the row is deleted: it can never be seen)."""
+    from .dispatch import send_marker
+
+    marker = RelayMarker.objects.create(published_at=Now())
+    try:
+        send_marker(marker.pk)
+    except Exception:
+        logger.warning("postlogin: relay marker not published", exc_info=True)
+        marker.delete()
+        return None
+    return marker.pk
+
+
+def prune(seen: datetime | None) -> int:
+    """Delete the markers that can tell nothing any more: those older than
+    ``RELAY_QUEUED_AFTER``, and those run before the newest run one (``seen``)."""
+    old = Q(published_at__lt=Now() - timedelta(seconds=postlogin_settings.RELAY_QUEUED_AFTER))
+    if seen is not None:
+        old |= Q(seen_at__isnull=False, published_at__lt=seen)
+    deleted, _ = RelayMarker.objects.filter(old).delete()
+    return deleted
