@@ -283,11 +283,13 @@ def relay(batch_size: int | None = None) -> list[int]:
                 break
             sent.append(job_id)
         if sent:
-            ledger.mark_queued(sent, now=now, event="relayed", lost_before=lost_before)
+            # Their messages are due from now on, after the last of them went out: a marker
+            # that another relay publishes meanwhile may be ahead of some of them in the queue.
+            ledger.mark_queued(sent, now=timezone.now(), event="relayed", lost_before=lost_before)
     if sent:
         publish_breaker.record_success()
         logger.info("postlogin: relay published %s job(s)", len(sent))
-    if not failed and markers.needed(now):
+    if not failed and markers.needed():
         markers.publish()
     markers.prune(lost_before)
     return sent

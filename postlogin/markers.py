@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Max, Q
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from .conf import postlogin_settings
 from .models import Job, RelayMarker
@@ -48,10 +49,10 @@ def record_seen(marker_id: int) -> bool:
     )
 
 
-def needed(now: datetime) -> bool:
-    """Whether a marker could tell anything: some job waits for a message due by ``now``
+def needed() -> bool:
+    """Whether a marker could tell anything: some job waits for a message already due
     (``lease_until`` is the message's due time plus ``RELAY_QUEUED_AFTER``)."""
-    due_by = now + timedelta(seconds=postlogin_settings.RELAY_QUEUED_AFTER)
+    due_by = timezone.now() + timedelta(seconds=postlogin_settings.RELAY_QUEUED_AFTER)
     return Job.objects.filter(state=Job.State.QUEUED, lease_until__lte=due_by).exists()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 LOST_JOBS = int(os.environ.get("POSTLOGIN_TEST_LOST_JOBS", "40"))
 BACKLOG_JOBS = int(os.environ.get("POSTLOGIN_TEST_BACKLOG_JOBS", "200"))
+#: A minute; for the larger measured runs, the time a busy 2-core machine takes for the jobs.
+DEADLINE = max(60, LOST_JOBS // 10)
 #: The relay's period in the documented beat schedule (postlogin.schedules).
 RELAY_EVERY = beat_schedule()["postlogin-relay-pending"]["schedule"]
 
@@ -104,7 +107,11 @@ def test_after_the_broker_lost_its_messages_every_job_completes_within_a_minute(
                     relays += 1
                 return Job.objects.filter(state="done").count() == len(ids)
 
-            wait_until(all_done, timeout=60, interval=0.1)
+            try:
+                wait_until(all_done, timeout=DEADLINE, interval=0.1)
+            except AssertionError:
+                states = Counter(Job.objects.values_list("state", flat=True))
+                raise AssertionError(f"not done within {DEADLINE} s: {dict(states)}") from None
             recovered_in = time.monotonic() - lost_at
     recipients = sorted(message.to[0] for message in mail.outbox)
     assert recipients == sorted(user.email for user in users), "each email once"

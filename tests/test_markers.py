@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from celery.signals import before_task_publish
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from postlogin import dispatch, tasks
@@ -122,6 +123,27 @@ def test_a_long_queue_keeps_the_markers_behind_it_and_nothing_is_published_again
     jobs, marker_ids = split(memory_broker())
     assert (jobs, len(marker_ids)) == ([], 5)
     assert RelayMarker.objects.filter(seen_at__isnull=True).count() == 5
+
+
+def test_a_marker_published_while_a_relay_sends_does_not_make_its_jobs_look_lost(
+    make_job: MakeJob, memory_broker: Callable[[], Published], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = timezone.now() - timedelta(minutes=1)
+    for n in range(3):
+        make_job(key=f"pending{n}", updated_at=old)
+    real_send = dispatch.send_run_job
+
+    def send_while_another_relay_marks(job_id: int) -> None:
+        real_send(job_id)
+        if not RelayMarker.objects.exists():
+            # Another relay's marker, published after this message and before the next one,
+            # and run by a worker at once: the next messages are behind it, not lost.
+            RelayMarker.objects.create(published_at=Now(), seen_at=Now())
+
+    monkeypatch.setattr(dispatch, "send_run_job", send_while_another_relay_marks)
+    assert len(dispatch.relay()) == 3
+    monkeypatch.undo()
+    assert dispatch.relay() == []
 
 
 def test_no_marker_without_a_job_waiting_for_its_message(
