@@ -22,7 +22,7 @@ from celery.signals import before_task_publish
 from django.core import mail
 
 from postlogin import dispatch, jobs
-from postlogin.models import Job
+from postlogin.models import Job, RelayMarker
 from postlogin.schedules import beat_schedule
 
 from .helpers import celery_app, require_postgresql, running_worker, wait_until
@@ -158,4 +158,5 @@ def test_a_long_healthy_queue_is_not_published_again(
         f"{extra} run_job message(s) published again (prefetch limit {limit})"
     )
     assert extra <= limit, "only messages a worker held unstarted may be published again"
+    assert RelayMarker.objects.filter(seen_at__isnull=False).exists(), "markers went through"
     assert Job.objects.filter(state="done", attempts=1).count() == BACKLOG_JOBS
