@@ -265,7 +265,8 @@ def relay(batch_size: int | None = None) -> list[int]:
 
     limit = batch_size or postlogin_settings.RELAY_BATCH_SIZE
     now = timezone.now()
-    lost_before = markers.last_seen()
+    seen = markers.last_seen()
+    lost_before = seen.published_at if seen else None
     sent: list[int] = []
     failed = False
     with transaction.atomic():
@@ -291,5 +292,5 @@ def relay(batch_size: int | None = None) -> list[int]:
         logger.info("postlogin: relay published %s job(s)", len(sent))
     if not failed and markers.needed():
         markers.publish()
-    markers.prune(lost_before)
+    markers.prune(seen)
     return sent

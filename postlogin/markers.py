@@ -21,9 +21,9 @@ covers every job they could have told about.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -35,11 +35,11 @@ logger = logging.getLogger(__name__)
 MARKER_TASK = "postlogin.relay_marker"
 
 
-def last_seen() -> datetime | None:
-    """When the newest marker that a worker ran was published; None if none was run."""
-    seen = RelayMarker.objects.filter(seen_at__isnull=False).aggregate(at=Max("published_at"))
-    at: datetime | None = seen["at"]
-    return at
+def last_seen() -> RelayMarker | None:
+    """The newest marker (by its publishing time) that a worker ran; None if none was run."""
+    return (
+        RelayMarker.objects.filter(seen_at__isnull=False).order_by("-published_at", "-pk").first()
+    )
 
 
 def record_seen(marker_id: int) -> bool:
@@ -71,11 +71,13 @@ def publish() -> int | None:
     return marker.pk
 
 
-def prune(seen: datetime | None) -> int:
+def prune(newest_seen: RelayMarker | None) -> int:
     """Delete the markers that can tell nothing any more: those older than
-    ``RELAY_QUEUED_AFTER``, and those run before the newest run one (``seen``)."""
+    ``RELAY_QUEUED_AFTER``, and the ones run other than ``newest_seen``."""
     old = Q(published_at__lt=Now() - timedelta(seconds=postlogin_settings.RELAY_QUEUED_AFTER))
-    if seen is not None:
-        old |= Q(seen_at__isnull=False, published_at__lt=seen)
+    if newest_seen is not None:
+        # By primary key, not by time: SQLite stores the database clock's times with fewer
+        # digits than Python's, so they compare wrongly with a time read back from it.
+        old |= Q(seen_at__isnull=False) & ~Q(pk=newest_seen.pk)
     deleted, _ = RelayMarker.objects.filter(old).delete()
     return deleted
