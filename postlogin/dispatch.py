@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import jobs, ledger, webhook_jobs  # noqa: F401  (registers the webhook kind)
+from . import jobs, ledger, markers, webhook_jobs  # noqa: F401  (registers the webhook kind)
 from .breaker import PUBLISH, SKIP, publish_breaker
 from .conf import postlogin_settings
 from .events import LoginEvent
@@ -149,6 +149,21 @@ def send_run_job(job_id: int, producer: Any = None) -> None:
     )
 
 
+def send_marker(marker_id: int) -> None:
+    """Publish a relay marker (see :mod:`postlogin.markers`) routed exactly like ``run_job``
+    (``route_name``: the same queue, whatever ``task_routes`` says), so that it queues behind
+    the jobs' messages."""
+    current_app.send_task(
+        markers.MARKER_TASK,
+        args=(marker_id,),
+        queue=postlogin_settings.TASK_QUEUE,
+        route_name=RUN_JOB_TASK,
+        retry=True,
+        retry_policy=dict(postlogin_settings.PUBLISH_RETRY_POLICY),
+        ignore_result=True,
+    )
+
+
 def _batch(producer: Any) -> AbstractContextManager[Any]:
     """kombu 5.7's publish batch (one round trip on Redis); elsewhere, publish one by one."""
     batch = getattr(producer, "batch", None)
@@ -241,14 +256,23 @@ def relay(batch_size: int | None = None) -> list[int]:
     Bounded to ``RELAY_BATCH_SIZE`` rows a call, oldest first. On PostgreSQL (and any database
     with ``SKIP LOCKED``) several relays can run at once: each takes rows the others have not
     locked. It stops at the first publish error; the rest waits for the next run.
+
+    A queued job's message counts as lost once a worker has run a relay marker published after
+    it (:mod:`postlogin.markers`); otherwise when ``RELAY_QUEUED_AFTER`` has passed. Unless a
+    publish failed, the run ends by publishing a new marker behind the waiting jobs.
     """
     from django.db import connection
 
     limit = batch_size or postlogin_settings.RELAY_BATCH_SIZE
     now = timezone.now()
+    seen = markers.last_seen()
+    lost_before = seen.published_at if seen else None
     sent: list[int] = []
+    failed = False
     with transaction.atomic():
-        due = Job.objects.filter(ledger.due_for_relay(now)).order_by("updated_at", "pk")
+        due = Job.objects.filter(ledger.due_for_relay(now, lost_before)).order_by(
+            "updated_at", "pk"
+        )
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         for job_id in due.values_list("pk", flat=True)[:limit]:
@@ -256,11 +280,17 @@ def relay(batch_size: int | None = None) -> list[int]:
                 send_run_job(job_id)
             except Exception:
                 logger.exception("postlogin: relay could not publish job %s", job_id)
+                failed = True
                 break
             sent.append(job_id)
         if sent:
-            ledger.mark_queued(sent, now=now, event="relayed")
+            # Their messages are due from now on, after the last of them went out: a marker
+            # that another relay publishes meanwhile may be ahead of some of them in the queue.
+            ledger.mark_queued(sent, now=timezone.now(), event="relayed", lost_before=lost_before)
     if sent:
         publish_breaker.record_success()
         logger.info("postlogin: relay published %s job(s)", len(sent))
+    if not failed and markers.needed():
+        markers.publish()
+    markers.prune(seen)
     return sent

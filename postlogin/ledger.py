@@ -120,12 +120,16 @@ def mark_retry(
 
 
 def mark_queued(
-    job_ids: Iterable[int], *, now: datetime | None = None, event: str = "queued"
+    job_ids: Iterable[int],
+    *,
+    now: datetime | None = None,
+    event: str = "queued",
+    lost_before: datetime | None = None,
 ) -> int:
     """After publishing: pending (or relayed) jobs now wait for their message to be claimed.
 
     ``event`` names the transition in the log: ``queued`` after a login, ``relayed`` after the
-    relay.
+    relay, which passes the ``lost_before`` it chose the jobs with (see :func:`due_for_relay`).
     """
     now = now or timezone.now()
     ids = list(job_ids)
@@ -133,7 +137,7 @@ def mark_queued(
     # worker claiming one of them meanwhile waits for the commit.
     with transaction.atomic(savepoint=False):
         changed = Job.objects.filter(
-            Q(state=State.PENDING) | due_for_relay(now), pk__in=ids
+            Q(state=State.PENDING) | due_for_relay(now, lost_before), pk__in=ids
         ).update(
             state=State.QUEUED,
             lease_until=now + _seconds(postlogin_settings.RELAY_QUEUED_AFTER),
@@ -171,14 +175,27 @@ def mark_unpublished(job_ids: Iterable[int], queued_until: datetime | None) -> i
     )
 
 
-def due_for_relay(now: datetime) -> Q:
-    """Jobs whose message never went out, was lost, or whose worker died."""
+def due_for_relay(now: datetime, lost_before: datetime | None = None) -> Q:
+    """Jobs whose message never went out, was lost, or whose worker died.
+
+    ``lost_before``: when the newest relay marker that a worker ran was published (see
+    :mod:`postlogin.markers`). Every message published before then was delivered, so a job
+    still ``queued`` for a message due before then lost it: ``lease_until`` is the message's
+    due time (after a retry's countdown) plus ``RELAY_QUEUED_AFTER``.
+    """
     stale_pending = Q(
         state=State.PENDING,
         updated_at__lt=now - _seconds(postlogin_settings.RELAY_PENDING_AFTER),
     )
     expired = Q(state__in=[State.QUEUED, State.RUNNING], lease_until__lt=now)
-    return stale_pending | expired
+    if lost_before is None:
+        return stale_pending | expired
+    lost = Q(
+        state=State.QUEUED,
+        updated_at__lt=lost_before,
+        lease_until__lt=lost_before + _seconds(postlogin_settings.RELAY_QUEUED_AFTER),
+    )
+    return stale_pending | expired | lost
 
 
 def replay(jobs: QuerySet[Job]) -> list[int]:

@@ -114,3 +114,21 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} for user {self.user_id} ({self.state})"
+
+
+class RelayMarker(models.Model):
+    """A marker message the relay published behind the jobs' messages (see
+    :mod:`postlogin.markers`). Queues are first in, first out: once a worker has run the marker
+    (``seen_at``), every message published before ``published_at`` was delivered, so a job
+    still waiting for one of them lost it. Both times come from the database clock.
+    """
+
+    published_at = models.DateTimeField(_("published at"))
+    seen_at = models.DateTimeField(_("seen by a worker at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("relay marker")
+        verbose_name_plural = _("relay markers")
+
+    def __str__(self) -> str:
+        return f"relay marker {self.pk} ({'seen' if self.seen_at else 'in the queue'})"

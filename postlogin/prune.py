@@ -19,7 +19,6 @@ that records the same work as a row being deleted waits at most for that one sho
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,8 +29,9 @@ from django.db.models.functions import Now
 from .conf import postlogin_settings
 from .jobs import ONCE
 from .models import Job
+from .scrub import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ worker call the provider at once.
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import time
@@ -32,10 +31,11 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from .conf import postlogin_settings
+from .scrub import get_logger
 
 NAMESPACE = "postlogin"
 _lock = threading.Lock()
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @cache

@@ -6,16 +6,15 @@ This module imports Celery, which is why Celery is a hard dependency of the pack
 
 from __future__ import annotations
 
-import logging
-
 from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import close_old_connections
 
-from . import dispatch, partials, prune, runner
+from . import dispatch, markers, partials, prune, runner
 from .conf import postlogin_settings
+from .scrub import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @shared_task(
@@ -83,6 +82,13 @@ def relay_pending() -> int:
         close_old_connections()
         logger.warning("postlogin: relay skipped: the database failed (%s)", runner.describe(exc))
         return 0
+
+
+@shared_task(name=markers.MARKER_TASK, ignore_result=True)
+def relay_marker(marker_id: int) -> bool:
+    """Record that a worker reached the relay's marker: every message queued before it was
+    delivered (see :mod:`postlogin.markers`)."""
+    return markers.record_seen(marker_id)
 
 
 @shared_task(name="postlogin.clear_stale_partials", ignore_result=True)

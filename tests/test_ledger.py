@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from postlogin import dispatch, jobs, ledger, runner
 from postlogin.breaker import PROBE, PUBLISH, SKIP, CircuitBreaker
+from postlogin.dispatch import RUN_JOB_TASK
 from postlogin.events import LoginEvent, ProviderProfile
+from postlogin.markers import MARKER_TASK
 from postlogin.models import Job
 from postlogin.signals import job_failed, job_succeeded
 
@@ -181,7 +183,11 @@ def test_relay_publishes_only_due_jobs(make_job: MakeJob, memory_broker: Any) ->
 
     sent = dispatch.relay()
     assert sorted(sent) == sorted(job.pk for job in due)
-    assert sorted(args for _name, args in memory_broker()) == sorted((j.pk,) for j in due)
+    published = memory_broker()
+    assert sorted(args for name, args in published if name == RUN_JOB_TASK) == sorted(
+        (j.pk,) for j in due
+    )
+    assert [name for name, _args in published if name != RUN_JOB_TASK] == [MARKER_TASK]
     for job in due:
         job = refreshed(job)
         assert job.state == "queued"
@@ -195,7 +201,7 @@ def test_relay_is_bounded_by_batch_size(make_job: MakeJob, memory_broker: Any) -
     for n in range(5):
         make_job(key=f"k{n}", updated_at=old - timedelta(seconds=n))
     assert len(dispatch.relay(batch_size=2)) == 2
-    assert len(memory_broker()) == 2
+    assert [name for name, _args in memory_broker()] == [RUN_JOB_TASK] * 2 + [MARKER_TASK]
     assert len(dispatch.relay(batch_size=10)) == 3
 
 

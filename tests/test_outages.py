@@ -285,17 +285,30 @@ def test_two_simultaneous_completions_of_one_first_login(broker_url: str) -> Non
     ]
 
 
+@pytest.mark.parametrize("due", ["pending", "lost"])
 def test_two_relays_at_once_publish_each_job_once(
-    make_job: Any, memory_broker: Any, monkeypatch: pytest.MonkeyPatch
+    make_job: Any, memory_broker: Any, monkeypatch: pytest.MonkeyPatch, due: str
 ) -> None:
     from datetime import timedelta
 
     from django.db import connection
     from django.utils import timezone
 
-    old = timezone.now() - timedelta(minutes=1)
+    from postlogin.models import RelayMarker
+
+    now = timezone.now()
+    old = now - timedelta(minutes=1)
     for n in range(40):
-        make_job(key=f"k{n}", updated_at=old)
+        if due == "pending":
+            make_job(key=f"k{n}", updated_at=old)
+        else:  # queued, and a worker ran a relay marker published after their messages
+            make_job(
+                key=f"k{n}",
+                state="queued",
+                updated_at=old,
+                lease_until=old + timedelta(seconds=900),
+            )
+    RelayMarker.objects.create(published_at=old + timedelta(seconds=1), seen_at=now)
     real_send = dispatch.send_run_job
 
     def slow_send(job_id: int) -> None:
@@ -316,7 +329,7 @@ def test_two_relays_at_once_publish_each_job_once(
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    published = [args[0] for _name, args in memory_broker()]
+    published = [args[0] for name, args in memory_broker() if name == dispatch.RUN_JOB_TASK]
     assert sorted(published) == sorted(set(published)), "a job was published twice"
     assert sorted(len(batch) for batch in sent) == [15, 25]
     assert Job.objects.filter(state="queued").count() == 40
