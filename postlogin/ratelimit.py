@@ -28,11 +28,17 @@ from .conf import postlogin_settings
 
 NAMESPACE = "postlogin"
 _lock = threading.Lock()
+#: redis-py waits for ever by default: a Redis that accepts but never answers would hang every
+#: job that checks a rate limit. Options in the URI's query string take precedence.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
+_REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 
 
 @cache
 def _limiter(storage_uri: str) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(storage_from_string(storage_uri))
+    redis = storage_uri.lower().startswith(_REDIS_SCHEMES)
+    options: dict[str, float] = REDIS_TIMEOUTS if redis else {}
+    return MovingWindowRateLimiter(storage_from_string(storage_uri, **options))
 
 
 @cache
