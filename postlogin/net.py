@@ -173,7 +173,7 @@ def _refuse_unless_pinned(connection: HTTPConnection, destination: addresses.Des
         "not_pinned",
         f"refused to connect to {host}:{connection.port} for {destination.hostname}: the "
         f"connection was not pinned to the vetted address {destination.address}:"
-        f"{destination.port} (requests and urllib3 older than postlogin needs?)",
+        f"{destination.port} (a requests or urllib3 older than django-postlogin requires?)",
     )
 
 
