@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 REQUIREMENTS ?= requirements/test.txt
 BIN := $(VENV)/bin
-# The requirements file and those it includes with "-r": a change to any of them reinstalls.
-REQUIREMENT_FILES := $(REQUIREMENTS) $(addprefix $(dir $(REQUIREMENTS)),$(shell sed -n 's/^-r[[:space:]]*//p' $(REQUIREMENTS)))
+# The requirements file and those it names with "-r" or "-c": a change to any of them reinstalls.
+REQUIREMENT_FILES := $(REQUIREMENTS) $(addprefix $(dir $(REQUIREMENTS)),$(shell sed -n 's/^-[rc][[:space:]]*//p' $(REQUIREMENTS)))
 STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENT_FILES) pyproject.toml | cksum | cut -d' ' -f1)
 # `make bench` has its own venv, from requirements/bench.txt (test.txt plus the benchmarks' tools).
 BENCH_VENV ?= .venv-bench
+# `make pytest-lowest` has its own venv, from requirements/test-lowest.txt (the floors).
+LOWEST_VENV ?= .venv-lowest
 
-.PHONY: test lint pytest pytest-faults demo bench requirements clean
+.PHONY: test lint pytest pytest-faults pytest-lowest demo bench requirements requirements-lowest clean
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +47,17 @@ pytest: $(STAMP)
 pytest-faults: $(STAMP)
 	$(BIN)/python -m pytest --ds=tests.settings -m faults_slow tests/faults $(PYTEST_ARGS)
 
+## pytest-lowest: the unit and SSRF tests (no broker, worker, demo or build) under both auth
+## stacks, on the lowest versions of the dependencies pyproject.toml allows (requirements/lowest.txt)
+LOWEST_TESTS ?= tests/test_net.py tests/test_ssrf.py tests/test_fetch_properties.py \
+	tests/test_avatars.py tests/test_webhooks.py tests/test_ratelimit.py tests/test_providers.py \
+	tests/test_conf.py tests/test_checks.py tests/test_phones.py tests/test_jobs.py \
+	tests/test_pipeline.py tests/test_lowest_versions.py tests/allauth
+pytest-lowest:
+	$(MAKE) venv VENV=$(LOWEST_VENV) REQUIREMENTS=requirements/test-lowest.txt
+	$(LOWEST_VENV)/bin/python -m pytest --ds=tests.settings_both -p no:cacheprovider \
+		-m "not integration and not demo and not slow" $(LOWEST_TESTS) $(PYTEST_ARGS)
+
 ## demo: the whole system on embedded defaults (SQLite database, SQLite-backed broker)
 demo: $(STAMP)
 	$(BIN)/python example/run_demo.py
@@ -63,5 +76,9 @@ requirements:
 	 .venv-pin/bin/pip freeze --exclude-editable) > requirements/test.txt
 	rm -rf .venv-pin
 
+## requirements-lowest: rewrite requirements/lowest.txt from pyproject.toml's floors
+requirements-lowest:
+	$(PYTHON) requirements/lowest.py > requirements/lowest.txt
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(LOWEST_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov build dist *.egg-info

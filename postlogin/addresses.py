@@ -9,9 +9,12 @@ nor a DNS answer that changes between check and use can lead somewhere else.
 from __future__ import annotations
 
 import ipaddress
+import queue
 import socket
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .conf import postlogin_settings
 
@@ -47,6 +50,13 @@ class Unresolvable(OSError):
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class ResolutionTimeout(Unresolvable):
+    """The resolver did not answer in the time the request had left."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
 
 
 @dataclass(frozen=True)
@@ -112,10 +122,41 @@ def refusal(address: IPAddress, allowed: Iterable[IPNetwork]) -> str | None:
     return "not a public address (loopback, private, link-local, multicast or reserved)"
 
 
-def resolve(hostname: str, port: int) -> list[IPAddress]:
-    """Every address ``hostname`` resolves to, in the resolver's order of preference."""
+def _getaddrinfo(hostname: str, port: int, timeout: float | None) -> list[Any]:
+    """``socket.getaddrinfo``, given up on after ``timeout`` seconds.
+
+    getaddrinfo has no timeout of its own (the system resolver's can add up to tens of seconds),
+    so with a timeout it runs in a daemon thread: a lookup still hanging when the time is up is
+    left to finish there, and holds neither the caller nor the process's exit.
+    """
+    if timeout is None:
+        return socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
+    answer: queue.SimpleQueue[tuple[list[Any] | None, BaseException | None]] = queue.SimpleQueue()
+
+    def lookup() -> None:
+        try:
+            answer.put((socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM), None))
+        except BaseException as exc:  # handed to the caller, whatever it is
+            answer.put((None, exc))
+
+    threading.Thread(target=lookup, name="postlogin-resolve", daemon=True).start()
     try:
-        answers = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
+        answers, error = answer.get(timeout=max(timeout, 0.0))
+    except queue.Empty:
+        raise ResolutionTimeout(
+            f"cannot resolve {hostname!r}: no answer within {timeout:.2f} s"
+        ) from None
+    if error is not None:
+        raise error
+    assert answers is not None
+    return answers
+
+
+def resolve(hostname: str, port: int, *, timeout: float | None = None) -> list[IPAddress]:
+    """Every address ``hostname`` resolves to, in the resolver's order of preference; raises
+    :class:`ResolutionTimeout` when the resolver takes longer than ``timeout`` seconds."""
+    try:
+        answers = _getaddrinfo(hostname, port, timeout)
     except socket.gaierror as exc:
         transient = exc.errno in (socket.EAI_AGAIN, getattr(socket, "EAI_SYSTEM", None))
         raise Unresolvable(f"cannot resolve {hostname!r}: {exc}", transient=transient) from exc
@@ -133,8 +174,9 @@ def resolve(hostname: str, port: int) -> list[IPAddress]:
     return addresses
 
 
-def destination(hostname: str, port: int) -> Destination:
-    """Resolve ``hostname`` once and vet every address; the first one is where to connect.
+def destination(hostname: str, port: int, *, timeout: float | None = None) -> Destination:
+    """Resolve ``hostname`` once (within ``timeout`` seconds) and vet every address; the first
+    one is where to connect.
 
     A host with any refused address is refused as a whole: an answer that mixes public and
     private addresses is how DNS rebinding attacks look.
@@ -142,7 +184,7 @@ def destination(hostname: str, port: int) -> Destination:
     # "example.com." and "example.com" are the same host; the dot would also hide an IP
     # literal ("127.0.0.1.") from the numeric parsing below.
     lookup = hostname[:-1] if hostname.endswith(".") else hostname
-    addresses = resolve(lookup, port)
+    addresses = resolve(lookup, port, timeout=timeout)
     allowed = allowed_networks()
     for address in addresses:
         reason = refusal(address, allowed)

@@ -13,9 +13,11 @@ Errors carry a stable ``reason``. :class:`TransientFetchError` means trying agai
 from __future__ import annotations
 
 import email.utils
+import ipaddress
+import socket
 import time
 from collections.abc import Mapping
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,9 +26,12 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from . import addresses
 from .conf import postlogin_settings
+from .numbers import ascii_int
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -85,11 +90,28 @@ class _PinnedAdapter(HTTPAdapter):
 
     Only the connection pool's address changes: the request keeps its URL, so the ``Host``
     header, SNI and the certificate check are those of the host name.
+
+    The pool's address is set by requests' ``build_connection_pool_key_attributes`` hook. That
+    alone would fail open (a requests that does not call the hook connects to the host name,
+    resolved again, which is what DNS rebinding needs), so the pools made here also use
+    connections that refuse, just before opening their socket, to go anywhere but the vetted
+    address; and no proxy is ever used.
     """
 
     def __init__(self, destination: addresses.Destination) -> None:
-        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+        # Set first: HTTPAdapter.__init__ calls init_poolmanager.
         self.destination = destination
+        #: The sockets this adapter's connections opened (the body's reads are timed on them).
+        self.sockets: list[socket.socket] = []
+        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pinned_pools(self.destination, self.sockets)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        # A proxy connects wherever it likes; its pools are not the pinned ones.
+        raise FetchError("not_pinned", "refused to use a proxy: it would bypass the address check")
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
@@ -103,6 +125,63 @@ class _PinnedAdapter(HTTPAdapter):
             # urllib3 takes it; the type stub lists only the keys requests itself sets.
             pool_kwargs["server_hostname"] = self.destination.hostname  # type: ignore[typeddict-unknown-key]
         return host_params, pool_kwargs
+
+
+def _pinned_pools(
+    destination: addresses.Destination, sockets: list[socket.socket]
+) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes, by scheme, whose connections open to ``destination`` only (and
+    add the sockets they open to ``sockets``)."""
+
+    class PinnedConnection(HTTPConnection):
+        def connect(self) -> None:
+            _refuse_unless_pinned(self, destination)
+            super().connect()
+            sockets.append(self.sock)
+
+    class PinnedTLSConnection(HTTPSConnection):
+        def connect(self) -> None:
+            _refuse_unless_pinned(self, destination)
+            super().connect()
+            sockets.append(self.sock)
+
+    class PinnedPool(HTTPConnectionPool):
+        ConnectionCls = PinnedConnection
+
+    class PinnedTLSPool(HTTPSConnectionPool):
+        ConnectionCls = PinnedTLSConnection
+
+    return {"http": PinnedPool, "https": PinnedTLSPool}
+
+
+def _refuse_unless_pinned(connection: HTTPConnection, destination: addresses.Destination) -> None:
+    """Raise unless ``connection`` is about to open a socket to the vetted address and port.
+
+    urllib3 hands its ``_dns_host`` to getaddrinfo: when that is the vetted address itself, no
+    DNS is asked and the socket goes there. Anything else (a host name, another address, a
+    tunnel through a proxy, an attribute renamed by a future urllib3) is refused.
+    """
+    host = getattr(connection, "_dns_host", None)
+    tunnel = getattr(connection, "_tunnel_host", "unknown")
+    if (
+        _same_address(host, destination.address)
+        and connection.port == destination.port
+        and tunnel is None
+    ):
+        return
+    raise FetchError(
+        "not_pinned",
+        f"refused to connect to {host}:{connection.port} for {destination.hostname}: the "
+        f"connection was not pinned to the vetted address {destination.address}:"
+        f"{destination.port} (a requests or urllib3 older than django-postlogin requires?)",
+    )
+
+
+def _same_address(host: object, address: str) -> bool:
+    try:
+        return ipaddress.ip_address(str(host)) == ipaddress.ip_address(address)
+    except ValueError:
+        return False
 
 
 def fetch_bytes(
@@ -127,7 +206,7 @@ def fetch_bytes(
     for _hop in range(postlogin_settings.FETCH_MAX_REDIRECTS + 1):
         if _origin(url) != origin:
             request_headers.pop("Authorization", None)
-        hop = _prepare(url, request_headers)
+        hop = _prepare(url, request_headers, deadline)
         with (
             closing(_PinnedAdapter(hop.destination)) as adapter,
             _send(adapter, hop, deadline) as response,
@@ -136,7 +215,7 @@ def fetch_bytes(
                 url = _redirect_target(response, hop)
                 continue
             _check_status(response, hop)
-            body = _read_body(response, hop, max_bytes, deadline)
+            body = _read_body(response, hop, max_bytes, deadline, adapter.sockets)
             return body, response.headers.get("Content-Type", "")
     raise FetchError(
         "too_many_redirects",
@@ -153,9 +232,14 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _prepare(
-    url: str, headers: Mapping[str, str], *, method: str = "GET", body: bytes | None = None
+    url: str,
+    headers: Mapping[str, str],
+    deadline: float,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
 ) -> _Hop:
-    """Check the URL, resolve and vet its host, and build the request."""
+    """Check the URL, resolve and vet its host (before ``deadline``), and build the request."""
     try:
         request = requests.Request(method, url, headers=dict(headers), data=body).prepare()
         parts = urlsplit(request.url or "")
@@ -173,7 +257,9 @@ def _prepare(
         raise FetchError("bad_url", f"no host in URL: {url[:200]!r}")
     port = port or (443 if parts.scheme == "https" else 80)
     try:
-        destination = addresses.destination(parts.hostname, port)
+        destination = addresses.destination(parts.hostname, port, timeout=_remaining(deadline))
+    except addresses.ResolutionTimeout as exc:
+        raise TransientFetchError("timeout", f"{exc} (HTTP_TIMEOUT)") from exc
     except addresses.AddressRefused as exc:
         raise FetchError(
             "address_not_allowed", f"{exc} (allow it with FETCH_ALLOWED_NETWORKS)"
@@ -186,10 +272,16 @@ def _prepare(
     return _Hop(request=request, destination=destination)
 
 
-def _send(adapter: _PinnedAdapter, hop: _Hop, deadline: float) -> requests.Response:
+def _remaining(deadline: float) -> float:
+    """Seconds left before ``deadline``; raises the timeout error when none are."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise TransientFetchError("timeout", "the download took longer than HTTP_TIMEOUT allows")
+        raise TransientFetchError("timeout", "the request took longer than HTTP_TIMEOUT allows")
+    return remaining
+
+
+def _send(adapter: _PinnedAdapter, hop: _Hop, deadline: float) -> requests.Response:
+    remaining = _remaining(deadline)
     connect_timeout, read_timeout = postlogin_settings.HTTP_TIMEOUT
     host = hop.destination.hostname
     try:
@@ -242,16 +334,28 @@ def _check_status(response: requests.Response, hop: _Hop) -> None:
         )
 
 
-def _read_body(response: requests.Response, hop: _Hop, max_bytes: int, deadline: float) -> bytes:
-    declared = response.headers.get("Content-Length", "").strip()
-    if declared.isdigit() and int(declared) > max_bytes:
+def _read_body(
+    response: requests.Response,
+    hop: _Hop,
+    max_bytes: int,
+    deadline: float,
+    sockets: list[socket.socket],
+) -> bytes:
+    declared = ascii_int(response.headers.get("Content-Length"))
+    if declared is not None and declared > max_bytes:
         raise FetchError(
             "too_large", f"Content-Length {declared} is over the {max_bytes}-byte cap", status=200
         )
     body = bytearray()
     raw: urllib3.BaseHTTPResponse = response.raw
+    _connect_timeout, read_timeout = postlogin_settings.HTTP_TIMEOUT
+    too_slow = TransientFetchError(
+        "timeout", f"{hop.destination.hostname} sent the body too slowly (HTTP_TIMEOUT)", status=200
+    )
     try:
-        while True:
+        while (remaining := deadline - time.monotonic()) > 0:
+            # Each wait for data ends by the deadline, not a whole read timeout after it.
+            _wait_at_most(sockets, min(read_timeout, remaining))
             # read1: return whatever one socket read brings, so that the deadline is checked
             # between reads even when the server sends a byte at a time.
             chunk = raw.read1(_CHUNK, decode_content=False)
@@ -260,13 +364,9 @@ def _read_body(response: requests.Response, hop: _Hop, max_bytes: int, deadline:
             body += chunk
             if len(body) > max_bytes:
                 raise FetchError("too_large", f"body is over the {max_bytes}-byte cap", status=200)
-            if time.monotonic() > deadline:
-                raise TransientFetchError(
-                    "timeout",
-                    f"{hop.destination.hostname} sent the body too slowly (HTTP_TIMEOUT)",
-                    status=200,
-                )
     except urllib3.exceptions.ReadTimeoutError as exc:
+        if time.monotonic() >= deadline:
+            raise too_slow from exc
         raise TransientFetchError(
             "timeout", f"{hop.destination.hostname} stopped sending: {exc}"
         ) from exc
@@ -275,17 +375,26 @@ def _read_body(response: requests.Response, hop: _Hop, max_bytes: int, deadline:
             "connection_error",
             f"connection to {hop.destination.hostname} broke: {type(exc).__name__}",
         ) from exc
+    raise too_slow
+
+
+def _wait_at_most(sockets: list[socket.socket], seconds: float) -> None:
+    """Make the next read on ``sockets`` give up after ``seconds`` (urllib3 has no way to change
+    a response's read timeout once it was sent)."""
+    for sock in sockets:
+        with suppress(OSError):  # closed already: nothing more will be read from it
+            sock.settimeout(seconds)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
     """A ``Retry-After`` header (seconds, or an HTTP date) as seconds from now."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = ascii_int(value)
+    if seconds is not None:
+        return float(seconds)
     try:
-        when = email.utils.parsedate_to_datetime(value)
+        when = email.utils.parsedate_to_datetime(value.strip())
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
@@ -307,17 +416,13 @@ def post(
         "Accept-Encoding": "identity",
         **headers,
     }
-    hop = _prepare(url, request_headers, method="POST", body=body)
+    hop = _prepare(url, request_headers, deadline, method="POST", body=body)
     with (
         closing(_PinnedAdapter(hop.destination)) as adapter,
         _send(adapter, hop, deadline) as response,
     ):
-        received = 0
-        try:
-            for chunk in response.iter_content(chunk_size=16 * 1024):
-                received += len(chunk)
-                if received > max_bytes or time.monotonic() > deadline:
-                    break
-        except requests.RequestException:
-            pass  # the status line is what counts; a broken body does not change it
+        # Read (within the cap and the deadline) so that the server sees its answer taken;
+        # the status line is what counts: a broken, slow or oversized body does not change it.
+        with suppress(FetchError):
+            _read_body(response, hop, max_bytes, deadline, adapter.sockets)
         return response.status_code, dict(response.headers)

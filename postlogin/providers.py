@@ -17,13 +17,13 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .events import ProviderProfile
+from .numbers import ASCII_DIGITS
 
 #: The longest avatar URL kept (``Profile.avatar_source_url`` holds up to this many characters).
 MAX_URL_LENGTH = 2048
 #: Numbers as large as this become text; str() of a huge int raises ValueError (Python's
 #: int/str conversion limit), and no provider's id is anywhere near it.
 _MAX_INT = 10**40
-_DIGITS = re.compile(r"[0-9]{1,40}")
 
 
 def text(payload: Any, *path: str) -> str | None:
@@ -67,7 +67,7 @@ def truthy_claim(value: Any) -> bool:
 
 def digits(value: str | None) -> str | None:
     """``value`` if it is a plain decimal number (safe to put in a URL path), else None."""
-    return value if value and _DIGITS.fullmatch(value) else None
+    return value if value and ASCII_DIGITS.fullmatch(value) else None
 
 
 class Provider:

@@ -36,12 +36,20 @@ from .scrub import get_logger
 NAMESPACE = "postlogin"
 _lock = threading.Lock()
 logger = get_logger(__name__)
+#: redis-py waits for ever by default: a Redis that accepts but never answers would hang every
+#: job that checks a rate limit. Options in the URI's query string take precedence.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
+_REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 
 
 @cache
 def _limiter(storage_uri: str) -> MovingWindowRateLimiter:
     # wrap_exceptions: any store's failure is a StorageError, whatever its client library.
-    return MovingWindowRateLimiter(storage_from_string(storage_uri, wrap_exceptions=True))
+    redis = storage_uri.lower().startswith(_REDIS_SCHEMES)
+    options: dict[str, float] = REDIS_TIMEOUTS if redis else {}
+    return MovingWindowRateLimiter(
+        storage_from_string(storage_uri, wrap_exceptions=True, **options)
+    )
 
 
 @cache

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from . import providers
 from .events import ProviderProfile
 from .jobs import PermanentJobError, RetryLater
+from .net import retry_after_seconds
 from .sync import TokensRefused
 
 
@@ -59,9 +60,11 @@ class SocialAuthAccounts:
         except SocialAuthBaseException as exc:
             if _refused(exc):
                 raise TokensRefused(str(exc)) from exc
+            # social-core keeps the provider's Retry-After header as it came (seconds or a date).
             retry_after = getattr(exc, "retry_after", None)
-            if retry_after and str(retry_after).isdigit():
-                raise RetryLater(float(retry_after), f"{social.provider}: {exc}") from exc
+            wait = retry_after_seconds(retry_after) if isinstance(retry_after, str) else None
+            if wait is not None:
+                raise RetryLater(wait, f"{social.provider}: {exc}") from exc
             raise
         return providers.for_backend(social.provider).profile(data)
 

@@ -28,6 +28,8 @@ from typing import Any
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from .numbers import ascii_int
+
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 SIGNATURE_VERSION = "v1"
 #: How far a message's timestamp may be from the receiver's clock, in seconds.
@@ -90,10 +92,11 @@ def verify(
     signatures = lowered.get("webhook-signature", "")
     if not (msg_id and timestamp_text and signatures):
         raise InvalidWebhook("missing_headers")
-    try:
-        timestamp = int(timestamp_text)
-    except ValueError:
-        raise InvalidWebhook("bad_timestamp") from None
+    # ASCII digits only: int() would also take "+1767225600" or other scripts' digits, a
+    # spelling other than the one that was signed.
+    timestamp = ascii_int(timestamp_text)
+    if timestamp is None:
+        raise InvalidWebhook("bad_timestamp")
     current = time.time() if now is None else now
     if abs(current - timestamp) > TOLERANCE:
         raise InvalidWebhook("timestamp_out_of_tolerance")

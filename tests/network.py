@@ -304,3 +304,36 @@ def make_local_ca(tmp_path: Path, certificate_name: str) -> LocalCA:
 
     context.sni_callback = record_sni
     return LocalCA(ca_file=ca_file, server_context=context, server_names=names)
+
+
+class BlockingResolver:
+    """``socket.getaddrinfo`` that answers nothing until released (a resolver that hangs).
+
+    Released at the latest when the ``with`` block ends, so that no lookup thread outlives the
+    test; ``threads()`` lists the lookup threads still running.
+    """
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.called = threading.Event()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> list[Any]:
+        self.called.set()
+        self.released.wait(10)  # bounded even if a test forgets to release it
+        raise socket.gaierror(socket.EAI_AGAIN, "stubbed resolver released")
+
+    @staticmethod
+    def threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "postlogin-resolve"]
+
+
+@contextmanager
+def blocking_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[BlockingResolver]:
+    resolver = BlockingResolver()
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    try:
+        yield resolver
+    finally:
+        resolver.released.set()
+        for thread in resolver.threads():
+            thread.join(timeout=5)

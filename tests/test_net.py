@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from requests.adapters import HTTPAdapter
 
 from postlogin import net
+from postlogin.addresses import Destination
 from postlogin.net import FetchError, TransientFetchError, fetch_bytes, retry_after_seconds
 
 from .helpers import http_server, hung_server, unused_port
 from .network import (
+    BlockingResolver,
     RawServer,
+    blocking_resolver,
     connect_spy,
     drip,
     make_local_ca,
@@ -96,6 +100,87 @@ def test_the_host_is_resolved_once_and_the_connection_goes_to_that_address(
     assert resolver.calls.count("avatars.test") == 1
     assert canary.connections == 0
     assert server.header(0, "Host") == f"avatars.test:{server.port}"
+
+
+@pytest.mark.parametrize("call", ["fetch_bytes", "post"])
+def test_a_connection_not_pinned_to_the_vetted_address_is_refused_before_connecting(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    # As with requests older than 2.32.3, which never calls the pinning hook: the pool is the
+    # host name's, which urllib3 would resolve again when connecting. The rebinding resolver
+    # answers a public address to the check, then the canary's loopback address.
+    monkeypatch.setattr(
+        net._PinnedAdapter,
+        "build_connection_pool_key_attributes",
+        HTTPAdapter.build_connection_pool_key_attributes,
+    )
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "FETCH_ALLOWED_NETWORKS": []}
+    with raw_server(reply(body=b"internal")) as canary:
+        resolver = stub_resolver(
+            monkeypatch, {"rebind.test": ["93.184.215.14"]}, later={"rebind.test": ["127.0.0.1"]}
+        )
+        spy = connect_spy(monkeypatch)
+        url = f"http://rebind.test:{canary.port}/a.png"
+        send: dict[str, Callable[[], object]] = {
+            "fetch_bytes": lambda: fetch_bytes(url, max_bytes=1024),
+            "post": lambda: net.post(url, b"{}", {}),
+        }
+        with pytest.raises(FetchError) as refused:
+            send[call]()
+        monkeypatch.undo()
+    assert refused.value.reason == "not_pinned", refused.value
+    assert not isinstance(refused.value, TransientFetchError)
+    assert "93.184.215.14" in str(refused.value)
+    assert spy.attempts == []
+    assert canary.connections == 0
+    assert resolver.calls == ["rebind.test"]
+
+
+def test_a_proxy_is_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = net._PinnedAdapter(Destination("a.test", "93.184.215.14", 443))
+    with pytest.raises(FetchError) as refused:
+        adapter.proxy_manager_for("http://127.0.0.1:3128")
+    assert refused.value.reason == "not_pinned"
+
+
+def test_a_resolver_that_never_answers_is_cut_off_by_the_deadline(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "HTTP_TIMEOUT": (0.2, 0.3)}
+    spy = connect_spy(monkeypatch)
+    with blocking_resolver(monkeypatch) as resolver, pytest.raises(FetchError) as error:
+        fetch_bytes("https://slow-dns.test/a.png", max_bytes=1024)
+    assert resolver.called.is_set()
+    assert isinstance(error.value, TransientFetchError)
+    assert error.value.reason == "timeout", error.value
+    assert "slow-dns.test" in str(error.value)
+    assert spy.attempts == []
+    assert BlockingResolver.threads() == [], "the lookup thread ended when released"
+
+
+def test_a_webhook_post_also_counts_resolution_in_its_deadline(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "HTTP_TIMEOUT": (0.2, 0.3)}
+    with blocking_resolver(monkeypatch), pytest.raises(TransientFetchError) as error:
+        net.post("https://slow-dns.test/hook", b"{}", {})
+    assert error.value.reason == "timeout"
+
+
+def test_the_last_read_ends_at_the_deadline_not_a_read_timeout_later(settings: Any) -> None:
+    # Bytes keep coming until just before the 3.2 s budget, then stop. Each read may wait up to
+    # the 3 s read timeout, but not past the budget.
+    settings.POSTLOGIN = {**TEST_POSTLOGIN, "HTTP_TIMEOUT": (0.2, 3.0)}
+
+    def respond(conn: socket.socket, server: RawServer) -> None:
+        drip(conn, server, interval=0.25, limit=2.9)
+        server.stopped.wait(10)
+
+    with raw_server(respond) as server:
+        error, _peak, elapsed = measured(lambda: fetch_bytes(server.url(), max_bytes=MiB))
+    assert isinstance(error, TransientFetchError)
+    assert error.reason == "timeout"
+    assert elapsed < 4.5, f"{elapsed:.1f} s for a 3.2 s budget"
 
 
 #: What the servers below send, allocated once: tracemalloc also sees the server's threads.
@@ -234,6 +319,32 @@ def test_retry_after_is_exposed() -> None:
     ):
         fetch_bytes(server.url("/a.png"), max_bytes=1024)
     assert error.value.retry_after == 120.0
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u00b9\u00b2\u00b3"])
+def test_content_length_of_non_ascii_digits_is_no_length(value: str) -> None:
+    # "²".isdigit() is True but int("²") raises: latin-1 header bytes can carry it.
+    def respond(conn: socket.socket, server: RawServer) -> None:
+        send_response(conn, headers={"Content-Length": value}, body=b"pic", content_length=False)
+
+    with raw_server(respond) as server:
+        assert fetch_bytes(server.url(), max_bytes=1024)[0] == b"pic"
+
+
+def test_retry_after_of_non_ascii_digits_is_ignored() -> None:
+    with (
+        http_server(lambda path, n: (503, {"Retry-After": "\u00b2"}, b"")) as server,
+        pytest.raises(TransientFetchError) as error,
+    ):
+        fetch_bytes(server.url("/a.png"), max_bytes=1024)
+    assert (error.value.reason, error.value.retry_after) == ("http_status", None)
+
+
+@pytest.mark.parametrize(
+    "value", ["\u00b2", "\u0661\u0662", "+5", "1_0", "-3", "5.5", "\u00b2 GMT"]
+)
+def test_retry_after_is_ascii_digits_or_a_date(value: str) -> None:
+    assert retry_after_seconds(value) is None
 
 
 def test_retry_after_parses_seconds_and_dates() -> None:

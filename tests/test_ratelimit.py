@@ -1,10 +1,13 @@
 import itertools
+import threading
 import time
 from typing import Any
 
 import pytest
 
 from postlogin import ratelimit
+
+from .helpers import hung_server
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +57,27 @@ def test_no_window_holds_more_than_the_limit_less_the_headroom(
     )
     assert busiest == 7
     assert 69 <= len(admitted) <= 71, "7 a minute, evenly"
+
+
+def test_a_redis_that_never_answers_does_not_hang_the_job(settings: Any) -> None:
+    outcome: list[BaseException | float] = []
+
+    def check() -> None:
+        try:
+            outcome.append(ratelimit.acquire("github"))
+        except Exception as exc:
+            outcome.append(exc)
+
+    with hung_server() as port:
+        settings.POSTLOGIN = {
+            "RATE_LIMITS": {"github": "5/second"},
+            "RATE_LIMIT_STORAGE": f"redis://127.0.0.1:{port}/0",
+        }
+        caller = threading.Thread(target=check, daemon=True)
+        caller.start()
+        caller.join(timeout=20)  # the socket timeouts are 2 s each
+        finished = not caller.is_alive()
+    caller.join(timeout=5)  # on a hang, the server's closing ends it
+    assert finished, "acquire() was still waiting for Redis"
+    [error] = outcome
+    assert "Timeout" in type(error).__name__, error

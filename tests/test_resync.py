@@ -210,3 +210,34 @@ def test_without_last_login_refused_accounts_stay_out(
     no_last_login = SimpleNamespace(_meta=SimpleNamespace(concrete_fields=fields))
     monkeypatch.setattr(sync, "get_user_model", lambda: no_last_login)
     assert sync.stale_accounts(10) == [], "a later login cannot be told: left out"
+
+
+@pytest.mark.parametrize(("retry_after", "wait"), [("7", 7.0), ("\u00b2", None), ("soon", None)])
+def test_a_rate_limited_user_info_waits_as_told_or_is_retried_with_backoff(
+    django_user_model: Any, retry_after: str, wait: float | None
+) -> None:
+    import responses
+    from social_core.exceptions import SocialAuthBaseException
+
+    from postlogin.jobs import RetryLater
+    from postlogin.sync_socialauth import SOURCE
+
+    user = django_user_model.objects.create_user("octocat")
+    social = UserSocialAuth.objects.create(
+        user=user, provider="github", uid="1", extra_data={"access_token": "gho_x"}
+    )
+    with responses.RequestsMock() as mock:
+        mock.get(
+            "https://api.github.com/user",
+            status=429,
+            headers={"Retry-After": retry_after},
+            json={"message": "API rate limit exceeded"},
+        )
+        with pytest.raises((RetryLater, SocialAuthBaseException)) as raised:
+            SOURCE.fetch_profile(social.pk)
+    if wait is None:
+        # Not a number of seconds ("²".isdigit() is True, float("²") raises): backoff decides.
+        assert isinstance(raised.value, SocialAuthBaseException)
+    else:
+        assert isinstance(raised.value, RetryLater)
+        assert raised.value.countdown == wait

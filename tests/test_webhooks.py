@@ -72,6 +72,29 @@ def test_forged_or_stale_messages_are_refused(change: dict[str, Any], reason: st
 
 
 @pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda digits: digits.translate(
+            str.maketrans(
+                "0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
+            )
+        ),
+        lambda digits: "+" + digits,
+        lambda digits: digits[:4] + "_" + digits[4:],
+        lambda digits: digits + "\u00b2",
+    ],
+    ids=["arabic-indic digits", "plus sign", "underscore", "superscript"],
+)
+def test_a_timestamp_is_ascii_digits_only(spelling: Any) -> None:
+    # The signature covers the digits as sent; int() would read these as the same number.
+    headers = webhooks.signed_headers(SECRET, "msg_6", BODY)
+    headers["webhook-timestamp"] = spelling(headers["webhook-timestamp"])
+    with pytest.raises(webhooks.InvalidWebhook) as info:
+        webhooks.verify(SECRET, headers, BODY)
+    assert info.value.reason == "bad_timestamp"
+
+
+@pytest.mark.parametrize(
     "secret", ["whsec_not base64!", "whsec_" + base64.b64encode(b"short").decode()]
 )
 def test_bad_secrets_are_refused(secret: str) -> None:

@@ -29,11 +29,14 @@ from .. import providers
 from ..events import ProviderProfile
 from ..jobs import PermanentJobError, RetryLater
 from ..net import retry_after_seconds
+from ..numbers import ascii_int
 from ..sync import TokensRefused
 from .logins import provider_payload
 
 #: Statuses with which a server refuses credentials (RFC 6749 section 5.2, RFC 6750 section 3.1).
 REFUSED = (400, 401, 403)
+#: The longest ``expires_in`` believed, in seconds (ten years); a longer one is ignored.
+MAX_TOKEN_LIFETIME = 10 * 365 * 24 * 3600
 
 
 class AllauthAccounts:
@@ -124,12 +127,28 @@ def refresh(adapter: Any, app: Any, token: SocialToken) -> None:
     if response.status_code in (400, 401):
         raise TokensRefused(f"the token endpoint refused the refresh token: {response.text[:200]}")
     response.raise_for_status()
-    fresh = adapter.parse_token(response.json())
+    fresh = adapter.parse_token(_with_usable_expiry(adapter, response.json()))
     token.token = fresh.token
     if fresh.token_secret:  # providers that do not rotate refresh tokens send none
         token.token_secret = fresh.token_secret
     token.expires_at = fresh.expires_at
     token.save(update_fields=["token", "token_secret", "expires_at"])
+
+
+def _with_usable_expiry(adapter: Any, data: Any) -> Any:
+    """The token response with its ``expires_in`` left out unless it is a number of seconds.
+
+    allauth's ``parse_token`` takes ``int()`` of it: ``"²"`` would raise ``ValueError``, and a
+    huge number ``OverflowError`` in the date arithmetic. A token without a known expiry is
+    simply refreshed once the provider refuses it.
+    """
+    key = getattr(adapter, "expires_in_key", "expires_in")
+    if not isinstance(data, dict) or key not in data:
+        return data
+    seconds = ascii_int(data[key])
+    if seconds is not None and seconds <= MAX_TOKEN_LIFETIME:
+        return {**data, key: seconds}
+    return {name: value for name, value in data.items() if name != key}
 
 
 def _status(exc: Exception) -> int | None:

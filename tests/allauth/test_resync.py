@@ -288,3 +288,25 @@ def test_jobs_for_an_account_or_app_that_is_gone_fail_at_once(
     SocialAccount.objects.all().delete()
     runner.run(job_id)
     assert "no longer exists" in Job.objects.get(pk=job_id).last_error
+
+
+@pytest.mark.parametrize("expires_in", ["\u00b2", "1_0", 10**20, -5, True])
+@responses.activate
+def test_a_refresh_with_an_unusable_expires_in_stores_no_expiry(
+    client: Client, memory_broker: Any, expires_in: Any
+) -> None:
+    # allauth's parse_token takes int() of it: "²" raised ValueError, 10**20 OverflowError.
+    mock_google(responses.mock)
+    allauth_login(client, "google")
+    user = get_user_model().objects.get()
+    token = stored_token(user)
+    token.token_secret = "1//google-refresh-token"
+    token.expires_at = timezone.now() - timedelta(minutes=1)  # refreshed before it is used
+    token.save()
+    responses.post(GOOGLE_TOKEN_URL, json={"access_token": "ya29.fresh", "expires_in": expires_in})
+    responses.get(GOOGLE_USERINFO_V2, json={"id": "110169484474386276334", "name": "Ada"})
+
+    job = run_sync()
+    assert job.state == "done", job.last_error
+    token.refresh_from_db()
+    assert (token.token, token.expires_at) == ("ya29.fresh", None)
