@@ -23,7 +23,6 @@ import random
 import threading
 import time
 from functools import cache
-from urllib.parse import urlsplit, urlunsplit
 
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
@@ -31,7 +30,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from .conf import postlogin_settings
-from .scrub import get_logger
+from .scrub import get_logger, scrub
 
 NAMESPACE = "postlogin"
 _lock = threading.Lock()
@@ -74,7 +73,7 @@ def acquire(key: str) -> float:
         next_slot = time.time() + period
         logger.warning(
             "postlogin: rate-limit store %s unreachable (%s); %s calls wait",
-            _without_password(postlogin_settings.RATE_LIMIT_STORAGE),
+            scrub(postlogin_settings.RATE_LIMIT_STORAGE),
             exc,
             key,
         )
@@ -98,14 +97,6 @@ def _take(item: RateLimitItem, key: str, period: float) -> float:
             # Another process took the window's last call meanwhile: wait for one to free.
             next_slot = limiter.get_window_stats(item, NAMESPACE, key).reset_time
     return next_slot
-
-
-def _without_password(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _paced_slot(amount: int, period: float, reset_time: float, remaining: int) -> float:

@@ -79,5 +79,7 @@ def test_a_redis_that_never_answers_does_not_hang_the_job(settings: Any) -> None
         finished = not caller.is_alive()
     caller.join(timeout=5)  # on a hang, the server's closing ends it
     assert finished, "acquire() was still waiting for Redis"
-    [error] = outcome
-    assert "Timeout" in type(error).__name__, error
+    # The store timed out: the call is not let through unmetered, it waits a period.
+    [wait] = outcome
+    assert isinstance(wait, float), wait
+    assert wait > 0

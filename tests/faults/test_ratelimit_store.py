@@ -64,4 +64,4 @@ def test_a_password_in_the_store_uri_is_not_logged(
     with caplog.at_level(logging.WARNING, logger="postlogin.ratelimit"):
         assert ratelimit.acquire("webhook:crm") > 0
     assert "s3cret" not in caplog.text
-    assert ":***@127.0.0.1" in caplog.text
+    assert "[redacted]@127.0.0.1" in caplog.text
