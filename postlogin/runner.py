@@ -46,6 +46,10 @@ def run(job_id: int) -> Outcome:
         # Done, failed, or running under a live lease: a duplicate or late delivery.
         logger.debug("postlogin: job %s not claimable; message dropped", job_id)
         return Outcome("skipped")
+    if job.state == Job.State.FAILED:
+        # Its attempts were used up by runs that never recorded an outcome: not run again.
+        job_failed.send(sender=Job, job=job, error=ledger.WorkerLost(job.last_error))
+        return Outcome("failed")
     started = time.monotonic()
     try:
         kind = jobs.get_kind(job.kind)

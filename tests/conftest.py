@@ -124,3 +124,43 @@ def redis_url() -> str:
     url = SERVICE_URLS["redis"]
     require_service("redis", "127.0.0.1", 6379)
     return url
+
+
+@pytest.fixture
+def recorded_kind() -> Iterator[list[Any]]:
+    """A ``test`` job kind whose handler records its calls and raises what it is given."""
+    from postlogin import jobs
+
+    calls: list[Any] = []
+
+    def handler(job: Any) -> None:
+        calls.append(job.pk)
+        error = job.payload.get("raise")
+        if error == "transient":
+            raise ConnectionError("provider unreachable")
+        if error == "permanent":
+            raise jobs.PermanentJobError("bad input")
+
+    jobs.register("test", plan=jobs.once)(handler)
+    yield calls
+    jobs.unregister("test")
+
+
+@pytest.fixture
+def signals() -> Iterator[dict[str, list[Any]]]:
+    """The jobs ``job_succeeded`` and ``job_failed`` were sent for (the error's class name)."""
+    from postlogin.signals import job_failed, job_succeeded
+
+    seen: dict[str, list[Any]] = {"succeeded": [], "failed": []}
+
+    def on_success(sender: Any, job: Any, **kwargs: Any) -> None:
+        seen["succeeded"].append(job.pk)
+
+    def on_failure(sender: Any, job: Any, error: Exception, **kwargs: Any) -> None:
+        seen["failed"].append((job.pk, type(error).__name__))
+
+    job_succeeded.connect(on_success)
+    job_failed.connect(on_failure)
+    yield seen
+    job_succeeded.disconnect(on_success)
+    job_failed.disconnect(on_failure)
