@@ -227,8 +227,13 @@ def http_server(
 
 
 @contextmanager
-def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4) -> Iterator[Any]:
-    """A Celery worker in its own process (so that it can be killed); stopped by its PID."""
+def worker_process(
+    broker_url: str, env: dict[str, str], *, concurrency: int = 4, pool: str = "threads"
+) -> Iterator[Any]:
+    """A Celery worker in its own process (so that it can be killed); stopped by its PID.
+
+    With ``pool="prefork"`` its tasks run in child processes, which the worker replaces when
+    one dies."""
     import subprocess
     import sys
     from pathlib import Path
@@ -260,7 +265,7 @@ def worker_process(broker_url: str, env: dict[str, str], *, concurrency: int = 4
             "tests.worker_app",
             "worker",
             "--pool",
-            "threads",
+            pool,
             "--concurrency",
             str(concurrency),
             "--loglevel",
