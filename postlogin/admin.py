@@ -54,6 +54,7 @@ class JobAdmin(JobAdminBase):
         "payload",
         "state",
         "attempts",
+        "claims",
         "last_error",
         "lease_until",
         "created_at",

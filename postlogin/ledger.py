@@ -93,8 +93,14 @@ def claim(job_id: int) -> Job | None:
 
 
 def _fenced(job: Job) -> QuerySet[Job]:
-    """The job's row, only while this claim still owns it."""
-    return Job.objects.filter(pk=job.pk, state=State.RUNNING, claims=job.claims)
+    """The job's row, only while this claim still owns it.
+
+    ``attempts`` too, which only a claim changes while a job runs: a worker of the previous
+    version, during a rolling upgrade, claims without counting ``claims``.
+    """
+    return Job.objects.filter(
+        pk=job.pk, state=State.RUNNING, claims=job.claims, attempts=job.attempts
+    )
 
 
 def mark_done(job: Job) -> bool:

@@ -86,7 +86,8 @@ class Job(models.Model):
     #: Runs started within the retry budget (``MAX_RETRIES`` + 1); a replay starts it again.
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     #: Claims ever made, never reset: the fencing token of the current claim (see ledger).
-    claims = models.PositiveIntegerField(_("claims"), default=0, editable=False)
+    #: A database default too, so that the previous version can insert rows while it rolls out.
+    claims = models.PositiveIntegerField(_("claims"), db_default=0, editable=False)
     last_error = models.TextField(_("last error"), blank=True)
     #: While queued: when the message should have been claimed by. While running: when the
     #: claim expires. Past it, the relay publishes the job again.
