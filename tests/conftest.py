@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from django.apps import apps
+from hypothesis import HealthCheck, settings
 from PIL import Image
 
 from .helpers import SERVICE_URLS, celery_app, require_service
@@ -19,6 +21,13 @@ Published = list[tuple[str, tuple[Any, ...]]]
 #: whose auth stack its settings do not install.
 STACK_APPS = {"social": "social_django", "allauth": "postlogin.allauth"}
 ALLAUTH_TESTS = Path(__file__).resolve().parent / "allauth"
+
+# Hypothesis profiles: a small example budget by default, a larger one where CI sets
+# HYPOTHESIS_PROFILE=ci (.ci/run). Tests that fix their own max_examples keep it.
+_DATABASE_SPEED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("dev", max_examples=10, stateful_step_count=30, **_DATABASE_SPEED)
+settings.register_profile("ci", max_examples=100, stateful_step_count=50, **_DATABASE_SPEED)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
