@@ -24,9 +24,17 @@ ALLAUTH_TESTS = Path(__file__).resolve().parent / "allauth"
 
 # Hypothesis profiles: a small example budget by default, a larger one where CI sets
 # HYPOTHESIS_PROFILE=ci (.ci/run). Tests that fix their own max_examples keep it.
-_DATABASE_SPEED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-settings.register_profile("dev", max_examples=10, stateful_step_count=30, **_DATABASE_SPEED)
-settings.register_profile("ci", max_examples=100, stateful_step_count=50, **_DATABASE_SPEED)
+# Database round trips are slow for hypothesis' taste: no deadline, no too_slow health check.
+settings.register_profile(
+    "dev",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    max_examples=10,
+    stateful_step_count=30,
+)
+settings.register_profile(
+    "ci", settings.get_profile("dev"), max_examples=100, stateful_step_count=50
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
