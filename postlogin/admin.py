@@ -56,6 +56,7 @@ class JobAdmin(JobAdminBase):
         "state",
         "attempts",
         "error_code",
+        "claims",
         "last_error",
         "lease_until",
         "created_at",

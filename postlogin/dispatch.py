@@ -15,17 +15,16 @@ on a broker that may still be hung.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from celery import current_app
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from . import jobs, ledger, markers, webhook_jobs  # noqa: F401  (registers the webhook kind)
 from .breaker import PUBLISH, SKIP, publish_breaker
@@ -51,9 +50,9 @@ def kinds_for(event: LoginEvent) -> list[str]:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What a login recorded: the rows it inserted, already marked ``queued`` (until
-    ``queued_until``) because their message goes out right after the commit, and the rows of
-    the same work that were waiting as ``pending``.
+    """What a login recorded: the rows it inserted (in ``batch``), already marked ``queued``
+    because their message goes out right after the commit, and the rows of the same work that
+    were waiting as ``pending``.
 
     Inserting the rows queued saves the login an UPDATE after publishing; if the message does
     not go out after all (broker down, circuit open), :func:`publish_recorded` puts them back
@@ -62,7 +61,7 @@ class Recorded:
 
     queued: tuple[Job, ...] = ()
     pending_ids: tuple[int, ...] = ()
-    queued_until: datetime | None = None
+    batch: uuid.UUID | None = None
 
     @property
     def ids(self) -> list[int]:
@@ -93,17 +92,19 @@ def record_jobs(event: LoginEvent) -> Recorded:
     if not planned:
         return Recorded()
     # With the circuit open no message will go out: the rows wait as pending for the relay.
-    # Otherwise they are inserted queued, with a lease that tells this login's rows apart.
-    queued_until = None
+    # Otherwise they are inserted queued (due by the database's clock), in a batch of their
+    # own that tells this login's rows from rows of the same work already there.
+    batch = None
     if not publish_breaker.is_open:
-        queued_until = timezone.now() + timedelta(seconds=postlogin_settings.RELAY_QUEUED_AFTER)
+        batch = uuid.uuid4()
+        due = ledger.due_in(postlogin_settings.RELAY_QUEUED_AFTER)
         for job in planned:
-            job.state, job.lease_until = Job.State.QUEUED, queued_until
+            job.state, job.lease_until, job.batch = Job.State.QUEUED, due, batch
     Job.objects.bulk_create(planned, ignore_conflicts=True)
     # The rows of this work, inserted now or already waiting: one simple query on the unique
     # index's columns, the exact (kind, key) pairs picked here (cheaper than an OR of pairs).
     same_work = {(job.kind, job.key) for job in planned}
-    ours = Q(state=Job.State.QUEUED, lease_until=queued_until) if queued_until else Q(pk__in=[])
+    ours = Q(state=Job.State.QUEUED, batch=batch) if batch else Q(pk__in=[])
     rows = Job.objects.filter(
         Q(state=Job.State.PENDING) | ours,
         user_id=event.user_id,
@@ -119,7 +120,7 @@ def record_jobs(event: LoginEvent) -> Recorded:
             queued.append(Job(pk=pk, user_id=event.user_id, kind=row_kind, state=state, attempts=0))
         else:
             pending_ids.append(pk)
-    return Recorded(tuple(queued), tuple(pending_ids), queued_until if queued else None)
+    return Recorded(tuple(queued), tuple(pending_ids), batch if queued else None)
 
 
 def dispatch(event: LoginEvent) -> list[int]:
@@ -196,7 +197,7 @@ def publish_recorded(recorded: Recorded) -> list[int]:
     decision = publish_breaker.acquire()
     if decision == PUBLISH:
         return _publish_now(recorded)
-    ledger.mark_unpublished([job.pk for job in recorded.queued], recorded.queued_until)
+    ledger.mark_unpublished([job.pk for job in recorded.queued], recorded.batch)
     if decision == SKIP:
         _left_pending(len(job_ids))
     else:
@@ -216,7 +217,7 @@ def _publish_now(recorded: Recorded) -> list[int]:
         # kombu raises OperationalError when the broker refuses, socket timeouts when it
         # hangs, RuntimeError when a result backend is down: none may fail a login.
         publish_breaker.record_failure()
-        ledger.mark_unpublished([job.pk for job in recorded.queued], recorded.queued_until)
+        ledger.mark_unpublished([job.pk for job in recorded.queued], recorded.batch)
         listed = ", ".join(str(job_id) for job_id in job_ids)
         logger.exception("postlogin: could not publish job(s) %s; the relay will", listed)
         _left_pending(len(job_ids))
@@ -227,7 +228,7 @@ def _publish_now(recorded: Recorded) -> list[int]:
     if recorded.pending_ids:
         # Rows that were pending (one the relay took meanwhile is already queued and is left
         # alone) now wait for their message.
-        ledger.mark_published(recorded.pending_ids, now=timezone.now())
+        ledger.mark_published(recorded.pending_ids)
     return job_ids
 
 
@@ -264,15 +265,12 @@ def relay(batch_size: int | None = None) -> list[int]:
     from django.db import connection
 
     limit = batch_size or postlogin_settings.RELAY_BATCH_SIZE
-    now = timezone.now()
     seen = markers.last_seen()
     lost_before = seen.published_at if seen else None
     sent: list[int] = []
     failed = False
     with transaction.atomic():
-        due = Job.objects.filter(ledger.due_for_relay(now, lost_before)).order_by(
-            "updated_at", "pk"
-        )
+        due = Job.objects.filter(ledger.due_for_relay(lost_before)).order_by("updated_at", "pk")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         for job_id in due.values_list("pk", flat=True)[:limit]:
@@ -286,7 +284,7 @@ def relay(batch_size: int | None = None) -> list[int]:
         if sent:
             # Their messages are due from now on, after the last of them went out: a marker
             # that another relay publishes meanwhile may be ahead of some of them in the queue.
-            ledger.mark_queued(sent, now=timezone.now(), event="relayed", lost_before=lost_before)
+            ledger.mark_queued(sent, event="relayed", lost_before=lost_before)
     if sent:
         publish_breaker.record_success()
         logger.info("postlogin: relay published %s job(s)", len(sent))

@@ -24,9 +24,9 @@ from datetime import timedelta
 
 from django.db.models import Q
 from django.db.models.functions import Now
-from django.utils import timezone
 
 from .conf import postlogin_settings
+from .ledger import due_in
 from .models import Job, RelayMarker
 from .scrub import get_logger
 
@@ -52,7 +52,7 @@ def record_seen(marker_id: int) -> bool:
 def needed() -> bool:
     """Whether a marker could tell anything: some job waits for a message already due
     (``lease_until`` is the message's due time plus ``RELAY_QUEUED_AFTER``)."""
-    due_by = timezone.now() + timedelta(seconds=postlogin_settings.RELAY_QUEUED_AFTER)
+    due_by = due_in(postlogin_settings.RELAY_QUEUED_AFTER)
     return Job.objects.filter(state=Job.State.QUEUED, lease_until__lte=due_by).exists()
 
 

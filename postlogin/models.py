@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 
@@ -83,7 +83,11 @@ class Job(models.Model):
     #: Plain data only (never tokens): what the handler needs besides the user.
     payload = models.JSONField(_("payload"), default=dict, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State, default=State.PENDING)
+    #: Runs started within the retry budget (``MAX_RETRIES`` + 1); a replay starts it again.
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    #: Claims ever made, never reset: the fencing token of the current claim (see ledger).
+    #: A database default too, so that the previous version can insert rows while it rolls out.
+    claims = models.PositiveIntegerField(_("claims"), db_default=0, editable=False)
     #: The last failure's text, scrubbed of secrets (postlogin.scrub): for staff only.
     last_error = models.TextField(_("last error"), blank=True)
     #: The last failure as a stable code (postlogin.error_codes): what the user is shown.
@@ -91,9 +95,12 @@ class Job(models.Model):
     #: While queued: when the message should have been claimed by. While running: when the
     #: claim expires. Past it, the relay publishes the job again.
     lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    #: Timestamps come from the database's clock, like every time the ledger compares.
+    created_at = models.DateTimeField(_("created at"), db_default=Now())
+    updated_at = models.DateTimeField(_("updated at"), db_default=Now())
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    #: The insert (a login) that recorded the row, to tell its rows from earlier ones.
+    batch = models.UUIDField(_("recorded in batch"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("post-login job")

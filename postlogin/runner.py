@@ -22,14 +22,14 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 class LedgerUnavailable(Exception):
     """The database failed under a claimed job before its outcome was recorded.
 
-    ``attempt`` names the claim: ``run(job_id, held=attempt)`` takes it back once the database
-    answers, so the job need not wait for its lease (``JOB_LEASE``) to expire.
+    ``claim`` names the claim (its fence, ``Job.claims``): ``run(job_id, held=claim)`` takes it
+    back once the database answers, so the job need not wait for its lease (``JOB_LEASE``).
     """
 
-    def __init__(self, job_id: int, attempt: int) -> None:
-        super().__init__(f"job {job_id}: the database failed before attempt {attempt} was recorded")
+    def __init__(self, job_id: int, claim: int) -> None:
+        super().__init__(f"job {job_id}: the database failed before claim {claim} was recorded")
         self.job_id = job_id
-        self.attempt = attempt
+        self.claim = claim
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def retry_countdown(attempt: int) -> float:
 
 
 def run(job_id: int, *, held: int | None = None) -> Outcome:
-    """Claim and run the job. ``held``: the attempt of this task's own earlier claim, which a
+    """Claim and run the job. ``held``: the fence of this task's own earlier claim, which a
     database failure interrupted (see :class:`LedgerUnavailable`).
 
     Raises :class:`LedgerUnavailable` when the database fails while the job is claimed, and
@@ -70,10 +70,20 @@ def run(job_id: int, *, held: int | None = None) -> Outcome:
         # Done, failed, or running under a live lease: a duplicate or late delivery.
         logger.debug("postlogin: job %s not claimable; message dropped", job_id)
         return Outcome("skipped")
+    if job.state == Job.State.FAILED:
+        # Its attempts were used up by runs that never recorded an outcome: not run again.
+        job_failed.send(
+            sender=Job,
+            job=job,
+            error=ledger.WorkerLost(job.last_error),
+            error_code=job.error_code,
+            error_text=job.last_error,
+        )
+        return Outcome("failed")
     try:
         return _run_claimed(job)
     except DATABASE_ERRORS as exc:
-        raise LedgerUnavailable(job.pk, job.attempts) from exc
+        raise LedgerUnavailable(job.pk, job.claims) from exc
 
 
 def _run_claimed(job: Job) -> Outcome:

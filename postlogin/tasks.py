@@ -36,7 +36,7 @@ def run_job(self: Task, job_id: int, held: int | None = None) -> str:
     try:
         outcome = runner.run(job_id, held=held)
     except runner.LedgerUnavailable as exc:
-        raise _retry_on_database_error(self, job_id, exc.attempt, exc) from exc
+        raise _retry_on_database_error(self, job_id, exc.claim, exc) from exc
     except runner.DATABASE_ERRORS as exc:
         raise _retry_on_database_error(self, job_id, held, exc) from exc
     if outcome.state == "retry":

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from django.apps import apps
+from hypothesis import HealthCheck, settings
 from PIL import Image
 
 from .helpers import SERVICE_URLS, celery_app, require_service
@@ -19,6 +21,21 @@ Published = list[tuple[str, tuple[Any, ...]]]
 #: whose auth stack its settings do not install.
 STACK_APPS = {"social": "social_django", "allauth": "postlogin.allauth"}
 ALLAUTH_TESTS = Path(__file__).resolve().parent / "allauth"
+
+# Hypothesis profiles: a small example budget by default, a larger one where CI sets
+# HYPOTHESIS_PROFILE=ci (.ci/run). Tests that fix their own max_examples keep it.
+# Database round trips are slow for hypothesis' taste: no deadline, no too_slow health check.
+settings.register_profile(
+    "dev",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    max_examples=10,
+    stateful_step_count=30,
+)
+settings.register_profile(
+    "ci", settings.get_profile("dev"), max_examples=100, stateful_step_count=50
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -128,3 +145,43 @@ def redis_url() -> str:
     url = SERVICE_URLS["redis"]
     require_service("redis", "127.0.0.1", 6379)
     return url
+
+
+@pytest.fixture
+def recorded_kind() -> Iterator[list[Any]]:
+    """A ``test`` job kind whose handler records its calls and raises what it is given."""
+    from postlogin import jobs
+
+    calls: list[Any] = []
+
+    def handler(job: Any) -> None:
+        calls.append(job.pk)
+        error = job.payload.get("raise")
+        if error == "transient":
+            raise ConnectionError("provider unreachable")
+        if error == "permanent":
+            raise jobs.PermanentJobError("bad input")
+
+    jobs.register("test", plan=jobs.once)(handler)
+    yield calls
+    jobs.unregister("test")
+
+
+@pytest.fixture
+def signals() -> Iterator[dict[str, list[Any]]]:
+    """The jobs ``job_succeeded`` and ``job_failed`` were sent for (the error's class name)."""
+    from postlogin.signals import job_failed, job_succeeded
+
+    seen: dict[str, list[Any]] = {"succeeded": [], "failed": []}
+
+    def on_success(sender: Any, job: Any, **kwargs: Any) -> None:
+        seen["succeeded"].append(job.pk)
+
+    def on_failure(sender: Any, job: Any, error: Exception, **kwargs: Any) -> None:
+        seen["failed"].append((job.pk, type(error).__name__))
+
+    job_succeeded.connect(on_success)
+    job_failed.connect(on_failure)
+    yield seen
+    job_succeeded.disconnect(on_success)
+    job_failed.disconnect(on_failure)

@@ -265,6 +265,7 @@ def worker_process(
     env: dict[str, str],
     *,
     concurrency: int = 4,
+    pool: str = "threads",
     database_url: str | None = None,
     beat_schedule_file: str | None = None,
     output: Any = None,
@@ -273,7 +274,8 @@ def worker_process(
 
     It uses the test's database unless ``database_url`` names another; with
     ``beat_schedule_file`` it also runs beat (``POSTLOGIN_TEST_RELAY_EVERY`` sets the relay's
-    period); ``output`` receives its stdout and stderr."""
+    period); ``output`` receives its stdout and stderr. With ``pool="prefork"`` its tasks run in
+    child processes, which the worker replaces when one dies."""
     import subprocess
     import sys
     from pathlib import Path
@@ -306,7 +308,7 @@ def worker_process(
             "tests.worker_app",
             "worker",
             "--pool",
-            "threads",
+            pool,
             "--concurrency",
             str(concurrency),
             "--loglevel",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -18,48 +18,12 @@ from postlogin.dispatch import RUN_JOB_TASK
 from postlogin.events import LoginEvent, ProviderProfile
 from postlogin.markers import MARKER_TASK
 from postlogin.models import Job
-from postlogin.signals import job_failed, job_succeeded
 
 from .helpers import wait_until
 from .settings import TEST_POSTLOGIN
 
 pytestmark = pytest.mark.django_db
 MakeJob = Callable[..., Job]
-
-
-@pytest.fixture
-def recorded_kind() -> Iterator[list[Any]]:
-    """A ``test`` job kind whose handler records its calls and raises what it is given."""
-    calls: list[Any] = []
-
-    def handler(job: Job) -> None:
-        calls.append(job.pk)
-        error = job.payload.get("raise")
-        if error == "transient":
-            raise ConnectionError("provider unreachable")
-        if error == "permanent":
-            raise jobs.PermanentJobError("bad input")
-
-    jobs.register("test", plan=jobs.once)(handler)
-    yield calls
-    jobs.unregister("test")
-
-
-@pytest.fixture
-def signals() -> Iterator[dict[str, list[Any]]]:
-    seen: dict[str, list[Any]] = {"succeeded": [], "failed": []}
-
-    def on_success(sender: Any, job: Job, **kwargs: Any) -> None:
-        seen["succeeded"].append(job.pk)
-
-    def on_failure(sender: Any, job: Job, error: Exception, **kwargs: Any) -> None:
-        seen["failed"].append((job.pk, type(error).__name__))
-
-    job_succeeded.connect(on_success)
-    job_failed.connect(on_failure)
-    yield seen
-    job_succeeded.disconnect(on_success)
-    job_failed.disconnect(on_failure)
 
 
 def refreshed(job: Job) -> Job:
@@ -309,7 +273,7 @@ def test_a_login_records_its_rows_queued_and_a_second_one_does_not_publish_them_
     assert len(first.queued) == 2
     assert first.pending_ids == ()
     rows = Job.objects.filter(user=user)
-    assert {(job.state, job.lease_until) for job in rows} == {("queued", first.queued_until)}
+    assert {(job.state, job.batch) for job in rows} == {("queued", first.batch)}
     # The same work recorded again at once (two tabs): the first login's messages carry it.
     assert dispatch.record_jobs(signup(user)).ids == []
     # Work of the same kind and key left pending by an outage goes out with the next login.
@@ -359,7 +323,7 @@ def test_a_row_a_worker_has_claimed_is_not_put_back(user: Any) -> None:
     recorded = dispatch.record_jobs(signup(user))
     claimed = ledger.claim(recorded.queued[0].pk)
     assert claimed is not None
-    assert ledger.mark_unpublished(recorded.ids, recorded.queued_until) == 1
+    assert ledger.mark_unpublished(recorded.ids, recorded.batch) == 1
     assert refreshed(claimed).state == "running"
 
 

@@ -333,3 +333,29 @@ def test_two_relays_at_once_publish_each_job_once(
     assert sorted(published) == sorted(set(published)), "a job was published twice"
     assert sorted(len(batch) for batch in sent) == [15, 25]
     assert Job.objects.filter(state="queued").count() == 40
+
+
+def test_a_job_that_kills_its_worker_every_time_fails_after_its_budget(
+    broker_url: str, user: Any, tmp_path: Path, settings: Any
+) -> None:
+    """Each run SIGKILLs the prefork child running it; the relay sends it again once its lease
+    has run out, until the claim finds the attempts used up and fails it."""
+    settings.POSTLOGIN = {**FAST_LEDGER, "MAX_RETRIES": 2, "JOB_LEASE": 1, "RELAY_QUEUED_AFTER": 1}
+    runs = tmp_path / "runs"
+    runs.touch()
+    env = {
+        "POSTLOGIN_TEST_SETTINGS": json.dumps(settings.POSTLOGIN),
+        "POSTLOGIN_TEST_RUNS_FILE": str(runs),
+    }
+    job = Job.objects.create(user=user, kind="kill_worker", key="once")
+
+    def failed() -> bool:
+        dispatch.relay()
+        return Job.objects.get(pk=job.pk).state == "failed"
+
+    with celery_app(broker_url), worker_process(broker_url, env, concurrency=1, pool="prefork"):
+        wait_until(failed, timeout=90, interval=0.3)
+    job.refresh_from_db()
+    assert runs.read_text().split("\n")[:-1] == [f"{job.pk} {n}" for n in (1, 2, 3)]
+    assert (job.attempts, job.lease_until) == (3, None)
+    assert job.last_error.startswith("WorkerLost: 3 attempts of 3 used")

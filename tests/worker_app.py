@@ -1,8 +1,10 @@
 """The Celery app of worker subprocesses started by the tests (see helpers.worker_process)."""
 
 import os
+import signal
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
@@ -23,3 +25,22 @@ if os.environ.get("POSTLOGIN_TEST_RELAY_EVERY"):  # for a worker started with --
         relay_every=float(os.environ["POSTLOGIN_TEST_RELAY_EVERY"]), resync_every=None
     )
 app.autodiscover_tasks(lambda: ["postlogin"])
+
+
+def register_test_kinds(**kwargs: object) -> None:
+    """``kill_worker``: a job that kills the process running it, every time (as a job that
+    runs it out of memory would); each run first appends ``<job id> <attempt>`` to the file
+    named by ``POSTLOGIN_TEST_RUNS_FILE``."""
+    from postlogin import jobs
+    from postlogin.models import Job
+
+    def kill_worker(job: Job) -> None:
+        with open(os.environ["POSTLOGIN_TEST_RUNS_FILE"], "a") as runs:
+            runs.write(f"{job.pk} {job.attempts}\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if jobs.get_kind("kill_worker") is None:
+        jobs.register("kill_worker", plan=jobs.once)(kill_worker)
+
+
+worker_init.connect(register_test_kinds)
