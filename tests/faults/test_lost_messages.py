@@ -25,8 +25,8 @@ from postlogin import dispatch, jobs
 from postlogin.models import Job, RelayMarker
 from postlogin.schedules import beat_schedule
 
-from .helpers import celery_app, require_postgresql, running_worker, wait_until
-from .settings import TEST_POSTLOGIN
+from ..helpers import celery_app, require_postgresql, running_worker, wait_until
+from ..settings import TEST_POSTLOGIN
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
