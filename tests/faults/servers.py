@@ -1,6 +1,6 @@
-"""Private servers for fault tests: a throwaway PostgreSQL cluster and a redis-server, each on a
-free loopback port in a temporary directory, restarted and stopped by the test that owns them.
-The machine's shared services are never touched."""
+"""Private servers for fault tests: a throwaway PostgreSQL cluster, a redis-server and a RabbitMQ
+node, each on a free loopback port in a temporary directory, restarted and stopped by the test
+that owns them. The machine's shared services are never touched."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,8 @@ from postlogin.models import Job, Profile
 
 from ..helpers import celery_app, http_server, require_postgresql, wait_until, worker_process
 from ..settings import TEST_POSTLOGIN
-from .servers import PrivateRabbitMQ, private_rabbitmq
-from .stack import held_pictures
-from .test_redis_restart import RELAY_EVERY, avatar_jobs
+from .servers import PrivateRabbitMQ
+from .stack import RELAY_EVERY, avatar_jobs, held_pictures
 
 pytestmark = [
     pytest.mark.integration,
@@ -39,12 +37,6 @@ HELD = 2
 #: The ledger's defaults, but downloads may take a minute: the held ones stay in flight through
 #: the restart (with the default 10 s read timeout they would fail first, and be retried).
 LEDGER = {**TEST_POSTLOGIN, "HTTP_TIMEOUT": [3.05, 60.0]}
-
-
-@pytest.fixture
-def rabbitmq_server() -> Iterator[PrivateRabbitMQ]:
-    with private_rabbitmq() as server:
-        yield server
 
 
 def test_rabbitmq_restart_with_workers_connected(

@@ -16,16 +16,14 @@ from typing import Any
 
 import pytest
 import redis
-from django.contrib.auth import get_user_model
 
 from postlogin import dispatch
 from postlogin.models import Job, Profile
-from postlogin.schedules import beat_schedule
 
 from ..helpers import celery_app, http_server, require_postgresql, wait_until, worker_process
 from ..settings import TEST_POSTLOGIN
 from .servers import PrivateRedis
-from .stack import held_pictures
+from .stack import RELAY_EVERY, avatar_jobs, held_pictures
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,21 +32,6 @@ pytestmark = [
 ]
 
 HELD = 2
-#: The relay's period in the documented beat schedule.
-RELAY_EVERY = beat_schedule()["postlogin-relay-pending"]["schedule"]
-
-
-def avatar_jobs(host: Any, numbers: range) -> list[int]:
-    users = get_user_model().objects
-    return [
-        Job.objects.create(
-            user=users.create_user(f"user{n}"),
-            kind="avatar",
-            key="k",
-            payload={"url": host.url(f"/u{n}.png")},
-        ).pk
-        for n in numbers
-    ]
 
 
 def flush(server: PrivateRedis) -> None:
