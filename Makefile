@@ -43,7 +43,7 @@ pytest: $(STAMP)
 		--cov --cov-append --cov-report=term $(PYTEST_ARGS)
 
 ## pytest-faults: the slow rows of the fault matrix (tests/faults, marker faults_slow), which
-## restart private PostgreSQL and Redis servers; `make pytest` deselects them (CI runs both)
+## restart private PostgreSQL, Redis and RabbitMQ servers; `make pytest` deselects them (CI runs both)
 pytest-faults: $(STAMP)
 	$(BIN)/python -m pytest --ds=tests.settings -m faults_slow tests/faults $(PYTEST_ARGS)
 

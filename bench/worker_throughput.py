@@ -10,6 +10,12 @@ first publish to the last job's ``finished_at``), jobs per second, efficiency =
 (jobs x latency / concurrency) / wall time (1.0 = the threads never wait for anything but the
 avatar host), peak RSS and CPU time of the worker process. Writes
 ``bench/results/worker_throughput.json``.
+
+``--black-holed 0.5`` points every other job at a picture host that black-holes connections
+(``tests.helpers.black_hole``): each of their attempts holds a worker thread for the connect
+timeout of ``HTTP_TIMEOUT`` and they fail after ``MAX_RETRIES``. Reported then: the
+throughput of the other jobs (wall time to the last of them done), and how long until the
+black-holed ones had all failed. Writes ``worker_throughput_black_holed_<percent>.json``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from tests.helpers import black_hole
 
 from . import common
 from .fake_idp import FakeProvider
@@ -51,6 +59,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=1.0, help="avatar host, seconds (1)")
     parser.add_argument("--concurrency", type=int, default=16, help="worker threads (16)")
     parser.add_argument("--pool", default="threads", help="worker pool (threads)")
+    parser.add_argument(
+        "--black-holed",
+        type=float,
+        default=0.0,
+        help="share of the jobs whose avatar host black-holes connections (0)",
+    )
     parser.add_argument("--max-seconds", type=float, default=600, help="give up after")
     parser.add_argument("--results", type=Path, default=common.RESULTS)
     return parser.parse_args(argv)
@@ -58,6 +72,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if not 0 <= args.black_holed < 1:
+        raise SystemExit("--black-holed is a share of the jobs, from 0 up to (not including) 1")
     common.stop_on_sigterm()
     services = common.detect_services()
     print(f"worker_throughput: {services.database}, broker {services.broker}", file=sys.stderr)
@@ -66,15 +82,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         with (
             common.bench_database(services, "postlogin_bench_worker", workdir) as database_url,
             FakeProvider(avatar_delay=args.latency) as host,
+            black_hole() as dark_port,
             common.Children() as children,
         ):
             broker = common.broker_url(services, workdir)
-            measured = measure(args, children, workdir, database_url, broker, host)
+            dark = f"http://127.0.0.1:{dark_port}" if args.black_holed else None
+            measured = measure(args, children, workdir, database_url, broker, host, dark)
     result = {
         "machine": common.machine_info(services),
         "params": {
             "jobs": args.jobs,
             "avatar_host_latency_s": args.latency,
+            "black_holed_share": args.black_holed,
             "pool": args.pool,
             "concurrency": args.concurrency,
             "worker": f"celery -A proj worker --pool {args.pool} --concurrency {args.concurrency}",
@@ -90,7 +109,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             }
         ],
     }
-    common.write_json(args.results / "worker_throughput.json", result)
+    name = "worker_throughput"
+    if args.black_holed:
+        name += f"_black_holed_{round(args.black_holed * 100)}"
+    common.write_json(args.results / f"{name}.json", result)
     print(json.dumps(result, indent=2))
     return result
 
@@ -102,6 +124,7 @@ def measure(
     database_url: str,
     broker: str,
     host: FakeProvider,
+    dark: str | None = None,
 ) -> dict[str, Any]:
     env = common.django_environment(database_url=database_url, broker=broker, var_dir=workdir)
     common.setup_django(env)
@@ -117,30 +140,35 @@ def measure(
     call_command("migrate", verbosity=0, interactive=False)
     common.purge_queue(broker, common.TASK_QUEUE)
 
-    def make_jobs(prefix: str, n: int) -> list[int]:
+    def make_jobs(prefix: str, n: int, black_holed: float = 0.0) -> tuple[list[int], set[int]]:
+        """``n`` avatar jobs, and the IDs of those whose picture is on the black-holed host."""
         from postlogin.events import LoginEvent, ProviderProfile
 
         user_model = get_user_model()
         names = [f"{prefix}{i}" for i in range(n)]
         user_model.objects.bulk_create([user_model(username=name) for name in names])
         users = user_model.objects.filter(username__in=names).values_list("pk", "username")
-        rows = []
-        for user_id, name in users:
+        rows, dark_users = [], set()
+        for index, (user_id, name) in enumerate(users.order_by("pk")):
+            url = host.avatar_url(name)
+            # Spread evenly through the queue: job i is black-holed when the running share
+            # crosses a whole number.
+            if dark and int((index + 1) * black_holed) > int(index * black_holed):
+                url = f"{dark}/{name}.png"
+                dark_users.add(user_id)
             event = LoginEvent(
                 user_id=user_id,
                 provider="oidc",
                 is_new=False,
-                profile=ProviderProfile(avatar_url=host.avatar_url(name)),
+                profile=ProviderProfile(avatar_url=url),
             )
             spec = plan_avatar(event)
             assert spec is not None
             rows.append(Job(user_id=user_id, kind="avatar", key=spec.key, payload=spec.payload))
         Job.objects.bulk_create(rows)
-        return list(
-            Job.objects.filter(user__username__startswith=prefix)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        jobs = Job.objects.filter(user__username__startswith=prefix).order_by("pk")
+        ids = list(jobs.values_list("pk", flat=True))
+        return ids, set(jobs.filter(user_id__in=dark_users).values_list("pk", flat=True))
 
     def publish(ids: list[int]) -> None:
         with current_app.producer_or_acquire() as producer:
@@ -163,8 +191,9 @@ def measure(
             time.sleep(0.25)
         return left
 
-    warm_ids = make_jobs("warm", args.concurrency)
-    ids = make_jobs("job", args.jobs)
+    warm_ids, _ = make_jobs("warm", args.concurrency)
+    ids, dark_ids = make_jobs("job", args.jobs, args.black_holed)
+    other_ids = [job_id for job_id in ids if job_id not in dark_ids]
     connection.close()
     worker = children.start(
         "worker",
@@ -208,28 +237,41 @@ def measure(
         row["state"]: row["n"]
         for row in Job.objects.filter(pk__in=ids).values("state").annotate(n=Count("id"))
     }
-    span = Job.objects.filter(pk__in=ids, state="done").aggregate(
+    span = Job.objects.filter(pk__in=other_ids, state="done").aggregate(
         first=Min("finished_at"), last=Max("finished_at")
     )
+    dark_span = Job.objects.filter(pk__in=dark_ids).aggregate(last=Max("finished_at"))
     connection.close()
     common.purge_queue(broker, common.TASK_QUEUE)
     if span["last"] is None:
         raise RuntimeError(f"no job finished ({counts}); see {workdir / 'worker.log'}")
     wall = span["last"].timestamp() - started
     cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    black_holed = {}
+    if dark_ids:
+        last_failed = dark_span["last"]
+        black_holed = {
+            "black_holed_jobs": len(dark_ids),
+            "other_jobs": len(other_ids),
+            "black_holed_all_finished_seconds": (
+                round(last_failed.timestamp() - started, 2) if last_failed else None
+            ),
+        }
     return {
         "jobs_done": counts.get("done", 0),
         "jobs_by_state": counts,
         "jobs_not_finished_in_time": left,
         "publish_seconds": round(publish_seconds, 2),
         "wall_seconds": round(wall, 2),
-        "ideal_seconds": round(args.jobs * args.latency / args.concurrency, 2),
-        "jobs_per_second": round(args.jobs / wall, 2),
-        "efficiency": round(efficiency(args.jobs, args.latency, args.concurrency, wall), 3),
+        # Of the jobs on the working host (all of them unless --black-holed).
+        "ideal_seconds": round(len(other_ids) * args.latency / args.concurrency, 2),
+        "jobs_per_second": round(len(other_ids) / wall, 2),
+        "efficiency": round(efficiency(len(other_ids), args.latency, args.concurrency, wall), 3),
         "worker_cpu_seconds": round(cpu, 2),
         "worker_cpu_ms_per_job": round(cpu / args.jobs * 1000, 2),
         "worker_peak_rss_mib": rss_peak,
         "worker_rss_end_mib": rss_now,
+        **black_holed,
     }
 
 

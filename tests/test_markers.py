@@ -1,7 +1,7 @@
 """Relay markers (postlogin.markers): the rule that tells a lost message from a long queue.
 
 On kombu's in-memory broker; a test plays the worker by running the marker task itself. The
-same rule with real workers on Redis and RabbitMQ: tests/test_lost_messages.py.
+same rule with real workers on Redis and RabbitMQ: tests/faults/test_lost_messages.py.
 """
 
 from __future__ import annotations

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from .servers import PrivatePostgres, PrivateRedis, private_postgresql, private_redis
+from .servers import (
+    PrivatePostgres,
+    PrivateRabbitMQ,
+    PrivateRedis,
+    private_postgresql,
+    private_rabbitmq,
+    private_redis,
+)
 
 
 @pytest.fixture
@@ -23,6 +30,13 @@ def postgresql_server() -> Iterator[PrivatePostgres]:
 def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
     """A redis-server of the test's own, which it may restart."""
     with private_redis(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def rabbitmq_server() -> Iterator[PrivateRabbitMQ]:
+    """A RabbitMQ node of the test's own, which it may stop and start again."""
+    with private_rabbitmq() as server:
         yield server
 
 

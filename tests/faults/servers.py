@@ -1,15 +1,17 @@
-"""Private servers for fault tests: a throwaway PostgreSQL cluster and a redis-server, each on a
-free loopback port in a temporary directory, restarted and stopped by the test that owns them.
-The machine's shared services are never touched."""
+"""Private servers for fault tests: a throwaway PostgreSQL cluster, a redis-server and a RabbitMQ
+node, each on a free loopback port in a temporary directory, restarted and stopped by the test
+that owns them. The machine's shared services are never touched."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -164,3 +166,129 @@ def private_redis(root: Path) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node of its own, as root (not the packaged wrapper, which switches to the
+    rabbitmq user), with its own Erlang cookie, data directory and ``epmd``: every port on
+    127.0.0.1, the machine's broker and its epmd untouched. Its queues are durable and Celery's
+    messages persistent, so a restart keeps the queued messages; the unacknowledged ones go back
+    to their queue when their consumer's connection drops."""
+
+    def __init__(self, root: Path) -> None:
+        for program in ("rabbitmq-server", "rabbitmqctl"):
+            if not (RABBITMQ_BIN / program).exists():
+                _unavailable(f"no {program} under {RABBITMQ_BIN}")
+        if shutil.which("epmd") is None:
+            _unavailable("epmd (Erlang) is not installed")
+        self.root = root
+        self.port, dist_port, self.epmd_port = unused_port(), unused_port(), unused_port()
+        self.node = f"postlogin{self.port}@localhost"
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        (root / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+            "loopback_users = none\n"
+            "log.file.level = warning\n"
+        )
+        (root / "enabled_plugins").write_text("[].\n")
+        cookie = root / ".erlang.cookie"
+        cookie.write_text(os.urandom(16).hex())
+        cookie.chmod(0o400)
+        loopback = "-kernel inet_dist_use_interface {127,0,0,1}"
+        self.env = {
+            **os.environ,
+            "HOME": str(root),  # the Erlang cookie's home, for the server and rabbitmqctl
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(dist_port),
+            "RABBITMQ_CONFIG_FILE": str(root / "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(root / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(root / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(root / "log"),
+            "RABBITMQ_PID_FILE": str(root / "rabbitmq.pid"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": loopback,
+            "RABBITMQ_CTL_ERL_ARGS": loopback,
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+        self.epmd: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        #: Seconds each start took, until the AMQP port accepted connections.
+        self.start_seconds: list[float] = []
+
+    def start(self) -> None:
+        if self.epmd is None:
+            # Ours, in the foreground, so that it is stopped by its PID (a node would otherwise
+            # start one as a daemon that outlives the test).
+            self.epmd = subprocess.Popen(
+                ["epmd", "-port", str(self.epmd_port), "-address", "127.0.0.1"],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            wait_until(lambda: port_open("127.0.0.1", self.epmd_port), timeout=20, interval=0.05)
+        started = time.monotonic()
+        with (self.root / "server.out").open("ab") as output:
+            self.process = subprocess.Popen(
+                [str(RABBITMQ_BIN / "rabbitmq-server")],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(lambda: self._accepting(), timeout=90, interval=0.1)
+        self.start_seconds.append(round(time.monotonic() - started, 1))
+
+    def _accepting(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            log = (self.root / "server.out").read_text()[-3000:]
+            raise AssertionError(f"rabbitmq-server exited with {self.process.returncode}: {log}")
+        return port_open("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        """Stop the node (``rabbitmqctl stop``, as a service manager does), then make sure its
+        process group is gone."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            subprocess.run(
+                [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.node, "stop"],
+                env=self.env,
+                timeout=60,
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        stop_process(self.process, timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its Erlang helpers, if any lingered
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        if self.epmd is not None:
+            stop_process(self.epmd, timeout=10)
+            self.epmd = None
+
+
+@contextmanager
+def private_rabbitmq() -> Iterator[PrivateRabbitMQ]:
+    # A short path: Erlang's node and socket names have length limits.
+    root = Path(tempfile.mkdtemp(prefix="postlogin-faults-mq-"))
+    server = PrivateRabbitMQ(root)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+        shutil.rmtree(root, ignore_errors=True)

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from postlogin.schedules import beat_schedule
+
 from ..helpers import http_server, png, stop_process, wait_until, worker_process
 from ..settings import TEST_POSTLOGIN
 from .servers import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+#: The relay's period in the documented beat schedule.
+RELAY_EVERY = beat_schedule()["postlogin-relay-pending"]["schedule"]
 #: The scenarios' ledger: relay at once, retry fast; ``JOB_LEASE`` stays at its 300 s default.
 LEDGER = {**TEST_POSTLOGIN, "RELAY_PENDING_AFTER": 0, "RETRY_BACKOFF": 0, "RETRY_BACKOFF_MAX": 1}
 
@@ -69,6 +73,24 @@ class LoginFrontEnd:
         if self.process.stdin is not None:
             self.process.stdin.close()
         stop_process(self.process, timeout=10)
+
+
+def avatar_jobs(host: Any, numbers: range) -> list[int]:
+    """One avatar job for each new user ``user<n>``, its picture ``<host>/u<n>.png``."""
+    from django.contrib.auth import get_user_model
+
+    from postlogin.models import Job
+
+    users = get_user_model().objects
+    return [
+        Job.objects.create(
+            user=users.create_user(f"user{n}"),
+            kind="avatar",
+            key="k",
+            payload={"url": host.url(f"/u{n}.png")},
+        ).pk
+        for n in numbers
+    ]
 
 
 @dataclass

@@ -23,10 +23,10 @@ from django.core import mail
 
 from postlogin import dispatch, jobs
 from postlogin.models import Job, RelayMarker
-from postlogin.schedules import beat_schedule
 
-from .helpers import celery_app, require_postgresql, running_worker, wait_until
-from .settings import TEST_POSTLOGIN
+from ..helpers import celery_app, require_postgresql, running_worker, wait_until
+from ..settings import TEST_POSTLOGIN
+from .stack import RELAY_EVERY
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -34,8 +34,6 @@ LOST_JOBS = int(os.environ.get("POSTLOGIN_TEST_LOST_JOBS", "40"))
 BACKLOG_JOBS = int(os.environ.get("POSTLOGIN_TEST_BACKLOG_JOBS", "200"))
 #: A minute; for the larger measured runs, the time a busy 2-core machine takes for the jobs.
 DEADLINE = max(60, LOST_JOBS // 10)
-#: The relay's period in the documented beat schedule (postlogin.schedules).
-RELAY_EVERY = beat_schedule()["postlogin-relay-pending"]["schedule"]
 
 released = threading.Event()
 
