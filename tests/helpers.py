@@ -268,14 +268,16 @@ def worker_process(
     pool: str = "threads",
     database_url: str | None = None,
     beat_schedule_file: str | None = None,
+    queues: str | None = None,
     output: Any = None,
 ) -> Iterator[Any]:
     """A Celery worker in its own process (so that it can be killed); stopped by its PID.
 
     It uses the test's database unless ``database_url`` names another; with
     ``beat_schedule_file`` it also runs beat (``POSTLOGIN_TEST_RELAY_EVERY`` sets the relay's
-    period); ``output`` receives its stdout and stderr. With ``pool="prefork"`` its tasks run in
-    child processes, which the worker replaces when one dies."""
+    period); ``queues`` (comma-separated) replaces the queues it consumes; ``output`` receives
+    its stdout and stderr. With ``pool="prefork"`` its tasks run in child processes, which the
+    worker replaces when one dies."""
     import subprocess
     import sys
     from pathlib import Path
@@ -317,6 +319,7 @@ def worker_process(
             "--without-mingle",
             "--without-heartbeat",
             *(["--beat", "--schedule", beat_schedule_file] if beat_schedule_file else []),
+            *(["--queues", queues] if queues else []),
         ],
         cwd=root,
         env=full_env,

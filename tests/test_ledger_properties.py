@@ -1,11 +1,18 @@
 """The ledger as a state machine, explored by hypothesis against the real database.
 
-Rules: record, publish, deliver (a message may be delivered twice, and late), a handler that
-succeeds, fails for a while, fails for good or kills its worker, claims held by slow workers
-that finish late, lease expiry, relay, replay. Invariants: a job's effect is recorded at most
-once; a stale claim records nothing; ``attempts`` stays within the budget; ``claims`` only
-grows; the relay never re-publishes a job whose current claim is live; and once the workers
-keep up, every job ends ``done`` or ``failed``.
+Rules: record (a login whose message did not go out), log in (the real dispatch: record and
+publish, re-planning work whose row a prune deleted), publish, deliver (a message may be
+delivered twice, and late), a handler that succeeds, fails for a while, fails for good or kills
+its worker, claims held by slow workers that finish late, lease expiry, the broker losing its
+messages, relay (with its markers, run by a worker once the messages before them were taken),
+replay, and prune (finished rows aged past their retention by the database's clock).
+
+Invariants: a job's effect is recorded at most once, and work keyed ``jobs.ONCE`` at most once
+ever, pruned or not; a stale claim records nothing; ``attempts`` stays within the budget;
+``claims`` only grows; the relay never re-publishes a job whose current claim is live; a prune
+deletes exactly the aged finished rows not keyed ``ONCE``. Once the workers keep up, relay
+markers alone bring back every lost message (no lease has to run out), and then every job
+recorded ends ``done`` or ``failed``, or was pruned after it ended.
 
 The example budget comes from the hypothesis profile (``HYPOTHESIS_PROFILE``, see conftest).
 """
@@ -29,14 +36,20 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from postlogin import dispatch, jobs, ledger, runner
-from postlogin.models import Job
+from postlogin import dispatch, jobs, ledger, markers, prune, runner
+from postlogin.events import LoginEvent, ProviderProfile
+from postlogin.models import Job, RelayMarker
 
 from .settings import TEST_POSTLOGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MAX_RETRIES = 1
 OUTCOMES = ("ok", "transient", "permanent", "kill")
+#: Idempotency keys of the machine's work: two that may run again once pruned, and ``once``.
+KEYS = ("a", "b", jobs.ONCE)
+#: ``PRUNE_DONE_AFTER`` and ``PRUNE_FAILED_AFTER`` of the machine, in seconds.
+RETENTION = 3600
+JOB, MARKER = "run_job", "relay_marker"
 
 
 class WorkerKilled(BaseException):
@@ -48,10 +61,17 @@ class Ledger(RuleBasedStateMachine):
     user: Any = None
     #: What the handler's current run does.
     action: str = "ok"
-    #: run_job messages in the broker, in no particular order of delivery.
-    messages: list[int]
-    #: Handler effects recorded (a run that ended ``done``), per job.
+    #: The broker's queue, in publishing order: ``(sequence, JOB or MARKER, id)``. Job messages
+    #: are delivered in any order (several workers, prefetch); a marker runs once every message
+    #: published before it was taken, as a queue delivers first in, first out.
+    broker: list[tuple[int, str, int]]
+    sequence: int
+    #: Handler effects recorded (a run that ended ``done``), per job, and for ``ONCE`` work.
     effects: dict[int, int]
+    once_effects: int
+    #: Every job recorded, with its key; the ones a prune deleted.
+    keys: dict[int, str]
+    pruned: set[int]
     #: Claims held by slow workers that have not reported yet.
     held: list[Job]
     #: The highest ``claims`` seen per job.
@@ -62,28 +82,59 @@ class Ledger(RuleBasedStateMachine):
     @initialize()
     def fresh_ledger(self) -> None:
         Job.objects.all().delete()
-        self.messages, self.effects, self.held, self.fences = [], {}, [], {}
+        RelayMarker.objects.all().delete()
+        self.broker, self.sequence, self.effects, self.once_effects = [], 0, {}, 0
+        self.keys, self.pruned, self.held, self.fences = {}, set(), [], {}
 
     # --- rules ---------------------------------------------------------------------------------
 
-    @rule(target=jobs, key=st.integers(0, 1))
-    def record(self, key: int) -> int:
-        job, _created = Job.objects.get_or_create(user=self.user, kind="prop", key=str(key))
+    @rule(target=jobs, key=st.sampled_from(KEYS))
+    def record(self, key: str) -> int:
+        """A login recorded the work, and its message did not go out: ``pending``."""
+        job, _created = Job.objects.get_or_create(user=self.user, kind="prop", key=key)
+        self.keys[job.pk] = key
         return job.pk
+
+    @rule(target=jobs, key=st.sampled_from(KEYS))
+    def log_in(self, key: str) -> int:
+        """A login plans the work: the real dispatch records it and publishes it."""
+        return self._log_in(key)
+
+    @precondition(lambda self: self.pruned)
+    @rule(target=jobs, data=st.data())
+    def log_in_after_prune(self, data: st.DataObject) -> int:
+        """A login plans work whose row was pruned (a new job, which may run), or ``once``
+        work (which must not run again, pruned or not)."""
+        gone = sorted({self.keys[pk] for pk in self.pruned} | {jobs.ONCE})
+        return self._log_in(data.draw(st.sampled_from(gone)))
 
     @rule(job=jobs)
     def publish(self, job: int) -> None:
         ledger.mark_published([job])
-        self.messages.append(job)
+        self._send(JOB, job)
 
-    @precondition(lambda self: self.messages)
+    @precondition(lambda self: self._job_messages())
     @rule(data=st.data(), again=st.booleans(), action=st.sampled_from(OUTCOMES))
     def deliver(self, data: st.DataObject, again: bool, action: str) -> None:
         """A worker receives a message (any of them: late ones too) and the handler does
         ``action``; ``again`` leaves a copy in the broker, as a redelivery would."""
-        index = data.draw(st.integers(0, len(self.messages) - 1))
-        job_id = self.messages[index] if again else self.messages.pop(index)
-        self._run(job_id, action)
+        waiting = self._job_messages()
+        message = waiting[data.draw(st.integers(0, len(waiting) - 1))]
+        if not again:
+            self.broker.remove(message)
+        self._run(message[2], action)
+
+    @precondition(lambda self: self.broker and self.broker[0][1] == MARKER)
+    @rule()
+    def worker_runs_marker(self) -> None:
+        """The marker at the head of the queue reaches a worker, which records it seen."""
+        _sequence, _kind, marker_id = self.broker.pop(0)
+        markers.record_seen(marker_id)
+
+    @rule()
+    def broker_loses_messages(self) -> None:
+        """The broker restarts without persistence: every message and marker in it is lost."""
+        self.broker.clear()
 
     @rule(job=jobs)
     def claim_and_hold(self, job: int) -> None:
@@ -95,19 +146,19 @@ class Ledger(RuleBasedStateMachine):
     @precondition(lambda self: self.held)
     @rule(data=st.data(), outcome=st.sampled_from(("done", "failed", "retry")))
     def held_claim_reports(self, data: st.DataObject, outcome: str) -> None:
-        """A slow worker reports, perhaps long after its lease ran out."""
+        """A slow worker reports, perhaps long after its lease ran out (or its job was pruned)."""
         claim = self.held.pop(data.draw(st.integers(0, len(self.held) - 1)))
-        row = Job.objects.get(pk=claim.pk)
-        current = row.state == Job.State.RUNNING and row.claims == claim.claims
+        current = self._is_current(claim)
         if outcome == "done":
             recorded = ledger.mark_done(claim)
-            self.effects[claim.pk] = self.effects.get(claim.pk, 0) + recorded
+            if recorded:
+                self._effect(claim.pk)
         elif outcome == "failed":
             recorded = ledger.mark_failed(claim, "PermanentJobError: late")
         else:
             recorded = ledger.mark_retry(claim, "ConnectionError: late", 0)
             if recorded:
-                self.messages.append(claim.pk)
+                self._send(JOB, claim.pk)
         assert recorded == current, "only the current claim records an outcome"
 
     @rule()
@@ -122,19 +173,36 @@ class Ledger(RuleBasedStateMachine):
         live = set(
             Job.objects.filter(state="running", lease_until__gte=Now()).values_list("pk", flat=True)
         )
-        sent = dispatch.relay()
+        sent = dispatch.relay()  # its messages and marker go into self.broker
         assert not live & set(sent), "a job re-published while its claim is live"
 
     @precondition(lambda self: Job.objects.filter(state="failed").exists())
     @rule()
     def replay(self) -> None:
-        ledger.replay(Job.objects.all())  # the failed ones; publishes into self.messages
+        ledger.replay(Job.objects.all())  # the failed ones; publishes into self.broker
+
+    @rule(data=st.data())
+    def prune_aged(self, data: st.DataObject) -> None:
+        """Some finished rows grow older than their retention (by the database's clock), and a
+        prune runs: exactly those not keyed ``once`` are deleted."""
+        finished = sorted(Job.objects.filter(state__in=["done", "failed"]).values_list("pk", "key"))
+        aged = data.draw(st.lists(st.sampled_from(finished), unique=True)) if finished else []
+        Job.objects.filter(pk__in=[pk for pk, _key in aged]).update(
+            updated_at=Now() - timedelta(seconds=RETENTION + 60)
+        )
+        before = set(Job.objects.values_list("pk", flat=True))
+        pruned = prune.prune(batch_size=1)
+        gone = before - set(Job.objects.values_list("pk", flat=True))
+        self.pruned |= gone
+        assert gone == {pk for pk, key in aged if key != jobs.ONCE}, (gone, aged)
+        assert pruned.total == len(gone)
 
     # --- invariants ----------------------------------------------------------------------------
 
     @invariant()
     def effects_at_most_once(self) -> None:
         assert all(count <= 1 for count in self.effects.values()), self.effects
+        assert self.once_effects <= 1, "once-per-user work ran again"
 
     @invariant()
     def attempts_within_budget_and_fences_only_grow(self) -> None:
@@ -148,25 +216,66 @@ class Ledger(RuleBasedStateMachine):
         """What a held claim would record goes through its fence: open only while it is the
         row's current claim (checked after every step, without using the claim up)."""
         for claim in self.held:
-            row = Job.objects.get(pk=claim.pk)
-            current = row.state == Job.State.RUNNING and row.claims == claim.claims
-            assert ledger._fenced(claim).exists() == current, (claim.claims, row.claims)
+            assert ledger._fenced(claim).exists() == self._is_current(claim), claim.claims
 
     def teardown(self) -> None:
-        """The workers keep up from now on (slow ones died): every job ends done or failed."""
+        """The workers keep up from now on (slow ones died). First, before any lease runs out,
+        the relay's markers bring back every message the broker lost; then, as leases run
+        out, every job ends done or failed (or was pruned after it ended)."""
         self.held.clear()
+        for _round in range(4):
+            self.relay()
+            self._drain()
+        waiting = Job.objects.filter(state__in=["pending", "queued"])
+        assert not waiting.exists(), f"lost messages not re-published: {list(waiting.values())}"
         for _round in range(4 * (MAX_RETRIES + 2)):
             self.leases_expire()
             self.relay()
-            while self.messages:
-                self._run(self.messages.pop(), "ok")
-            self.effects_at_most_once()
+            self._drain()
             if not Job.objects.exclude(state__in=["done", "failed"]).exists():
-                return
-        states = list(Job.objects.values_list("pk", "state", "attempts", "claims"))
-        raise AssertionError(f"jobs left unfinished: {states}")
+                break
+        states = dict(Job.objects.values_list("pk", "state"))
+        unfinished = {
+            pk: states.get(pk)
+            for pk in self.keys
+            if states.get(pk) not in ("done", "failed") and pk not in self.pruned
+        }
+        assert not unfinished, f"jobs left unfinished: {unfinished}"
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def _log_in(self, key: str) -> int:
+        event = LoginEvent(self.user.pk, "google", False, ProviderProfile(), login_id=key)
+        dispatch.dispatch(event)  # publishes on commit: at once, outside a transaction
+        pk: int = Job.objects.get(user=self.user, kind="prop", key=key).pk
+        self.keys[pk] = key
+        return pk
+
+    def _send(self, kind: str, ident: int) -> None:
+        self.sequence += 1
+        self.broker.append((self.sequence, kind, ident))
+
+    def _job_messages(self) -> list[tuple[int, str, int]]:
+        return [message for message in self.broker if message[1] == JOB]
+
+    def _drain(self) -> None:
+        """Workers take every message, first in first out; each handler succeeds."""
+        while self.broker:
+            _sequence, kind, ident = self.broker.pop(0)
+            if kind == MARKER:
+                markers.record_seen(ident)
+            else:
+                self._run(ident, "ok")
+            self.effects_at_most_once()
+
+    def _is_current(self, claim: Job) -> bool:
+        row = Job.objects.filter(pk=claim.pk).first()  # None once pruned
+        return row is not None and row.state == Job.State.RUNNING and row.claims == claim.claims
+
+    def _effect(self, job_id: int) -> None:
+        self.effects[job_id] = self.effects.get(job_id, 0) + 1
+        if self.keys[job_id] == jobs.ONCE:
+            self.once_effects += 1
 
     def _run(self, job_id: int, action: str) -> None:
         self.action = action
@@ -175,9 +284,9 @@ class Ledger(RuleBasedStateMachine):
         except WorkerKilled:
             return  # the row stays running until its lease runs out
         if outcome.state == "done":
-            self.effects[job_id] = self.effects.get(job_id, 0) + 1
+            self._effect(job_id)
         elif outcome.state == "retry":
-            self.messages.append(job_id)  # Celery's retry: the same message, later
+            self._send(JOB, job_id)  # Celery's retry: the same message, later
 
     def handle(self, job: Job) -> None:
         action = self.action
@@ -198,6 +307,10 @@ def ledger_machine(
         "MAX_RETRIES": MAX_RETRIES,
         "RETRY_BACKOFF": 0,
         "RELAY_PENDING_AFTER": 0,
+        "LOGIN_JOBS": ["prop"],
+        "SIGNUP_JOBS": [],
+        "PRUNE_DONE_AFTER": RETENTION,
+        "PRUNE_FAILED_AFTER": RETENTION,
     }
     current: list[Ledger] = []
 
@@ -209,11 +322,23 @@ def ledger_machine(
     Machine.user = user
 
     def send(job_id: int, producer: Any = None) -> None:
-        current[0].messages.append(job_id)
+        current[0]._send(JOB, job_id)
+
+    def send_all(job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            send(job_id)
 
     monkeypatch.setattr(dispatch, "send_run_job", send)
-    monkeypatch.setattr(dispatch, "send_run_jobs", lambda ids: current[0].messages.extend(ids))
-    jobs.register("prop", plan=jobs.once)(lambda job: current[0].handle(job))
+    monkeypatch.setattr(dispatch, "send_run_jobs", send_all)
+    monkeypatch.setattr(
+        dispatch, "send_marker", lambda marker_id: current[0]._send(MARKER, marker_id)
+    )
+
+    def plan(event: LoginEvent) -> jobs.JobSpec:
+        """The work is keyed by the login's id, which the machine picks: logins re-plan keys."""
+        return jobs.JobSpec(key=event.login_id)
+
+    jobs.register("prop", plan=plan)(lambda job: current[0].handle(job))
     yield Machine
     jobs.unregister("prop")
 

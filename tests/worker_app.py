@@ -8,6 +8,18 @@ from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
+if os.environ.get("FAKETIME"):  # a worker whose clock is off (tests/faults/clock.py)
+    import select
+    import time
+    from typing import SupportsIndex
+
+    def sleep_on_select(seconds: float | SupportsIndex) -> None:
+        """libfaketime answers EINVAL to time.sleep's clock_nanosleep on the monotonic clock
+        (left real), which kills beat: a relative timeout sleeps the same without it."""
+        select.select([], [], [], float(seconds))
+
+    time.sleep = sleep_on_select
+
 app = Celery("postlogin-test-worker")
 app.conf.update(
     broker_url=os.environ["POSTLOGIN_TEST_BROKER_URL"],
