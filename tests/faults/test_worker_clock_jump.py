@@ -29,7 +29,7 @@ from ..helpers import celery_app, http_server, png, require_postgresql, wait_unt
 from ..settings import TEST_POSTLOGIN
 from .clock import skewed_clock
 from .servers import PrivateRedis
-from .test_redis_restart import avatar_jobs
+from .stack import avatar_jobs
 
 pytestmark = [
     pytest.mark.integration,
