@@ -218,3 +218,62 @@ def jobs_in_flight(
             database, {("welcome_email", "done"): users, ("avatar", "running"): users}
         )
         yield stack
+
+
+@dataclass(frozen=True)
+class HeldDownloads:
+    """A broker scenario's parts: the picture host, the worker process and its log file."""
+
+    host: Any
+    worker: subprocess.Popen[bytes]
+    log: Path
+
+    def wait_until_all_done(self, count: int) -> None:
+        """Every one of ``count`` jobs done within a minute, or the states and the worker's log."""
+        from postlogin.models import Job
+
+        try:
+            wait_until(lambda: Job.objects.filter(state="done").count() == count, timeout=60)
+        except AssertionError:
+            states = list(Job.objects.values_list("pk", "state", "attempts", "last_error"))
+            raise AssertionError(f"{states}\n{self.log.read_text()[-4000:]}") from None
+
+
+@contextmanager
+def held_downloads(
+    broker_url: str,
+    tmp_path: Path,
+    settings: Any,
+    ledger: dict[str, Any],
+    released: threading.Event,
+    *,
+    held: int,
+) -> Iterator[HeldDownloads]:
+    """A worker (running beat, so the relay) on ``broker_url``, ``held`` threads, and a picture
+    host whose first ``held`` downloads hang until ``released`` is set: the worker has those
+    in flight while the test breaks the broker. The test process and the worker share
+    ``ledger`` (the ``POSTLOGIN`` settings) and a media folder under ``tmp_path``."""
+
+    from ..helpers import celery_app
+
+    settings.POSTLOGIN = ledger
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    env = {
+        "POSTLOGIN_TEST_SETTINGS": json.dumps(ledger),
+        "POSTLOGIN_TEST_MEDIA_ROOT": settings.MEDIA_ROOT,
+        "POSTLOGIN_TEST_RELAY_EVERY": str(RELAY_EVERY),
+    }
+    log = tmp_path / "worker.log"
+    with (
+        http_server(held_pictures(held, released)) as host,
+        celery_app(broker_url),
+        log.open("wb") as output,
+        worker_process(
+            broker_url,
+            env,
+            concurrency=held,
+            beat_schedule_file=str(tmp_path / "celerybeat-schedule"),
+            output=output,
+        ) as worker,
+    ):
+        yield HeldDownloads(host=host, worker=worker, log=log)

@@ -11,7 +11,6 @@ outage. Every job is done once.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -22,10 +21,10 @@ import pytest
 from postlogin import dispatch
 from postlogin.models import Job, Profile
 
-from ..helpers import celery_app, http_server, require_postgresql, wait_until, worker_process
+from ..helpers import require_postgresql, wait_until
 from ..settings import TEST_POSTLOGIN
 from .servers import PrivateRabbitMQ
-from .stack import RELAY_EVERY, avatar_jobs, held_pictures
+from .stack import avatar_jobs, held_downloads
 
 pytestmark = [
     pytest.mark.integration,
@@ -43,27 +42,11 @@ def test_rabbitmq_restart_with_workers_connected(
     rabbitmq_server: PrivateRabbitMQ, tmp_path: Path, settings: Any, report_recovery: Any
 ) -> None:
     require_postgresql()
-    settings.POSTLOGIN = LEDGER
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    env = {
-        "POSTLOGIN_TEST_SETTINGS": json.dumps(LEDGER),
-        "POSTLOGIN_TEST_MEDIA_ROOT": settings.MEDIA_ROOT,
-        "POSTLOGIN_TEST_RELAY_EVERY": str(RELAY_EVERY),
-    }
     back = threading.Event()
-    log = tmp_path / "worker.log"
-    with (
-        http_server(held_pictures(HELD, back)) as host,
-        celery_app(rabbitmq_server.url),
-        log.open("wb") as output,
-        worker_process(
-            rabbitmq_server.url,
-            env,
-            concurrency=HELD,
-            beat_schedule_file=str(tmp_path / "celerybeat-schedule"),
-            output=output,
-        ) as worker,
-    ):
+    with held_downloads(
+        rabbitmq_server.url, tmp_path, settings, LEDGER, back, held=HELD
+    ) as scenario:
+        host, worker = scenario.host, scenario.worker
         # Two downloads hang (their messages unacknowledged); four more wait in the queue.
         assert len(dispatch.publish(avatar_jobs(host, range(1, 7)))) == 6
         wait_until(lambda: Job.objects.filter(state="running").count() == HELD, timeout=30)
@@ -73,11 +56,7 @@ def test_rabbitmq_restart_with_workers_connected(
         rabbitmq_server.start()
         started = time.monotonic()
         back.set()
-        try:
-            wait_until(lambda: Job.objects.filter(state="done").count() == 8, timeout=60)
-        except AssertionError:
-            states = list(Job.objects.values_list("pk", "state", "attempts", "last_error"))
-            raise AssertionError(f"{states}\n{log.read_text()[-4000:]}") from None
+        scenario.wait_until_all_done(8)
         report_recovery("rabbitmq restart", started)
         print(f"rabbitmq-server started in {rabbitmq_server.start_seconds} s")
         assert worker.poll() is None, "the worker reconnected by itself"
@@ -85,4 +64,6 @@ def test_rabbitmq_restart_with_workers_connected(
     assert Profile.objects.exclude(avatar="").count() == 8
     assert len(list((tmp_path / "media" / "avatars").iterdir())) == 8, "each avatar stored once"
     rows = list(Job.objects.values_list("pk", "attempts", "last_error"))
-    assert all(attempts == 1 for _pk, attempts, _error in rows), f"{rows}\n{log.read_text()}"
+    assert all(attempts == 1 for _pk, attempts, _error in rows), (
+        f"{rows}\n{scenario.log.read_text()}"
+    )

@@ -20,10 +20,10 @@ import redis
 from postlogin import dispatch
 from postlogin.models import Job, Profile
 
-from ..helpers import celery_app, http_server, require_postgresql, wait_until, worker_process
+from ..helpers import require_postgresql, wait_until
 from ..settings import TEST_POSTLOGIN
 from .servers import PrivateRedis
-from .stack import RELAY_EVERY, avatar_jobs, held_pictures
+from .stack import avatar_jobs, held_downloads
 
 pytestmark = [
     pytest.mark.integration,
@@ -44,27 +44,11 @@ def test_redis_broker_loses_its_messages_and_the_relay_resends_them(
     loss: str, redis_server: PrivateRedis, tmp_path: Path, settings: Any, report_recovery: Any
 ) -> None:
     require_postgresql()
-    settings.POSTLOGIN = TEST_POSTLOGIN  # the ledger's defaults
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    env = {
-        "POSTLOGIN_TEST_SETTINGS": "{}",
-        "POSTLOGIN_TEST_MEDIA_ROOT": settings.MEDIA_ROOT,
-        "POSTLOGIN_TEST_RELAY_EVERY": str(RELAY_EVERY),
-    }
     lost = threading.Event()
-    log = tmp_path / "worker.log"
-    with (
-        http_server(held_pictures(HELD, lost)) as host,
-        celery_app(redis_server.url),
-        log.open("wb") as output,
-        worker_process(
-            redis_server.url,
-            env,
-            concurrency=HELD,
-            beat_schedule_file=str(tmp_path / "celerybeat-schedule"),
-            output=output,
-        ) as worker,
-    ):
+    with held_downloads(
+        redis_server.url, tmp_path, settings, TEST_POSTLOGIN, lost, held=HELD
+    ) as scenario:
+        host, worker = scenario.host, scenario.worker
         # Two downloads hang; four more jobs wait in Redis behind them.
         assert len(dispatch.publish(avatar_jobs(host, range(1, 7)))) == 6
         wait_until(lambda: Job.objects.filter(state="running").count() == HELD, timeout=30)
@@ -72,11 +56,7 @@ def test_redis_broker_loses_its_messages_and_the_relay_resends_them(
         started = time.monotonic()
         lost.set()
         avatar_jobs(host, range(7, 9))  # recorded after the loss: pending, for the relay
-        try:
-            wait_until(lambda: Job.objects.filter(state="done").count() == 8, timeout=60)
-        except AssertionError:
-            states = list(Job.objects.values_list("pk", "state", "attempts", "last_error"))
-            raise AssertionError(f"{states}\n{log.read_text()[-4000:]}") from None
+        scenario.wait_until_all_done(8)
         report_recovery(f"redis broker {loss}", started)
         assert worker.poll() is None, "the worker reconnected by itself"
 
