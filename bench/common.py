@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib import metadata
@@ -423,3 +423,13 @@ def machine_info(services: Services | None = None) -> dict[str, Any]:
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def run_main(main: Callable[[], Any], name: str, *, on_interrupt: str = "interrupted") -> None:
+    """A benchmark's entry point: Ctrl-C ends it with one line (``name: on_interrupt``) and
+    exit status 130 instead of a traceback."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print(f"{name}: {on_interrupt}", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -254,8 +254,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("dispatch_cost: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+    common.run_main(main, "dispatch_cost")

@@ -736,8 +736,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("login_latency: interrupted; every process stopped", file=sys.stderr)
-        raise SystemExit(130) from None
+    common.run_main(main, "login_latency", on_interrupt="interrupted; every process stopped")

@@ -276,8 +276,4 @@ def measure(
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("worker_throughput: interrupted; every process stopped", file=sys.stderr)
-        raise SystemExit(130) from None
+    common.run_main(main, "worker_throughput", on_interrupt="interrupted; every process stopped")

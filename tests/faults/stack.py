@@ -17,7 +17,7 @@ from typing import Any
 
 from postlogin.schedules import beat_schedule
 
-from ..helpers import http_server, png, stop_process, wait_until, worker_process
+from ..helpers import celery_app, http_server, png, stop_process, wait_until, worker_process
 from ..settings import TEST_POSTLOGIN
 from .servers import PrivatePostgres
 
@@ -253,8 +253,6 @@ def held_downloads(
     host whose first ``held`` downloads hang until ``released`` is set: the worker has those
     in flight while the test breaks the broker. The test process and the worker share
     ``ledger`` (the ``POSTLOGIN`` settings) and a media folder under ``tmp_path``."""
-
-    from ..helpers import celery_app
 
     settings.POSTLOGIN = ledger
     settings.MEDIA_ROOT = str(tmp_path / "media")
