@@ -55,7 +55,7 @@ def schedule_post_login_tasks(
         user_id=user.pk,
         provider=providers.provider_id(extractor, backend.name),
         is_new=bool(is_new),
-        profile=extractor.profile(response or {}),
+        profile=extractor.profile(providers.social_core_payload(backend, response)),
     )
     dispatch(event)
     return None
@@ -137,7 +137,8 @@ def associate_by_verified_email(
     existing = users_with_address(email)
     if not existing:
         return None
-    profile = providers.for_backend(backend.name).profile(response or {})
+    payload = providers.social_core_payload(backend, response)
+    profile = providers.for_backend(backend.name).profile(payload)
     asserted = profile.email_verified and emails.same_address(profile.email, email)
     if len(existing) == 1 and asserted:
         return {"user": existing[0], "is_new": False}

@@ -6,14 +6,15 @@ is social-core's ``response`` (user data merged with the token response) or alla
 ``SocialAccount.extra_data``.
 
 Extraction never raises: whatever the payload, a strange value becomes a missing field, so a
-provider's odd answer can never break a login. See docs/providers.md to add a provider.
+provider's odd answer can never break a login. A project adds its own provider with
+:func:`register`; see docs/extending.md.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .events import ProviderProfile
@@ -356,6 +357,7 @@ class Generic(OpenIDConnect):
         return text(payload, "picture") or text(payload, "avatar_url")
 
 
+#: The providers postlogin ships; :func:`registered` adds a project's own.
 PROVIDERS: tuple[type[Provider], ...] = (
     OpenIDConnect,
     Google,
@@ -369,27 +371,99 @@ PROVIDERS: tuple[type[Provider], ...] = (
     Apple,
 )
 
-_BY_ID = {cls.id: cls for cls in PROVIDERS}
-_BY_BACKEND = {name: cls for cls in PROVIDERS for name in cls.backend_names}
-_BY_ALLAUTH = {name: cls for cls in PROVIDERS for name in cls.allauth_ids}
+#: ``Job.provider`` holds at most this many characters.
+MAX_ID_LENGTH = 64
+
+ProviderClass = TypeVar("ProviderClass", bound=type[Provider])
+
+_registry: dict[str, type[Provider]] = {}
+_by_backend: dict[str, type[Provider]] = {}
+_by_allauth: dict[str, type[Provider]] = {}
+
+
+def register(cls: ProviderClass) -> ProviderClass:
+    """Serve ``cls.backend_names`` and ``cls.allauth_ids`` with ``cls``; a class decorator.
+
+    Invariants: a provider id, a social-core backend name and an allauth provider id each
+    belong to at most one registered class (a clash raises ``ValueError`` and registers
+    nothing); registering the same class again changes nothing. Register from a module that
+    ``AppConfig.ready()`` imports, so that web processes and workers all know the provider.
+    """
+    provider_id = getattr(cls, "id", None)
+    if not isinstance(provider_id, str) or not 0 < len(provider_id) <= MAX_ID_LENGTH:
+        raise ValueError(f"{cls!r}: id must be 1 to {MAX_ID_LENGTH} characters")
+    if provider_id == Generic.id:
+        raise ValueError(f"{cls!r}: {Generic.id!r} is the fallback's id")
+    clashes = [
+        f"{kind} {name!r} is served by {other.__qualname__}"
+        for kind, names, served in (
+            ("provider id", (provider_id,), _registry),
+            ("backend name", cls.backend_names, _by_backend),
+            ("allauth id", cls.allauth_ids, _by_allauth),
+        )
+        for name in names
+        if (other := served.get(name)) is not None and other is not cls
+    ]
+    if clashes:
+        raise ValueError(f"cannot register {cls.__qualname__}: " + "; ".join(clashes))
+    _registry[provider_id] = cls
+    _by_backend.update(dict.fromkeys(cls.backend_names, cls))
+    _by_allauth.update(dict.fromkeys(cls.allauth_ids, cls))
+    return cls
+
+
+def unregister(provider_id: str) -> None:
+    """Stop serving the provider ``provider_id`` (for tests; unknown ids are ignored)."""
+    cls = _registry.pop(provider_id, None)
+    if cls is None:
+        return
+    for served in (_by_backend, _by_allauth):
+        for name in [name for name, other in served.items() if other is cls]:
+            del served[name]
+
+
+def registered() -> tuple[type[Provider], ...]:
+    """Every provider served: postlogin's own, then the project's, in registration order."""
+    return tuple(_registry.values())
+
+
+for _builtin in PROVIDERS:
+    register(_builtin)
 
 
 def for_backend(backend_name: str) -> Provider:
     """The extractor for a social-core backend name (a generic one if unknown)."""
-    return _BY_BACKEND.get(backend_name, Generic)()
+    return _by_backend.get(backend_name, Generic)()
 
 
 def for_allauth(provider_id: str) -> Provider:
     """The extractor for a django-allauth provider id (a generic one if unknown)."""
-    return _BY_ALLAUTH.get(provider_id, Generic)()
+    return _by_allauth.get(provider_id, Generic)()
 
 
 def for_id(provider_id: str) -> Provider | None:
     """The extractor whose ``id`` is ``provider_id`` (as recorded on jobs), if any."""
-    cls = _BY_ID.get(provider_id)
+    cls = _registry.get(provider_id)
     return cls() if cls else None
 
 
 def provider_id(provider: Provider, fallback: str) -> str:
     """The provider id to record: the extractor's, or the backend name for unknown ones."""
     return fallback if isinstance(provider, Generic) else provider.id
+
+
+def social_core_payload(backend: Any, response: Any) -> dict[str, Any]:
+    """What a social-core login received, in the shape the extractors read.
+
+    ``response`` is the pipeline's: the token response merged with the user data. An OpenID
+    Connect backend keeps the ID token's claims, validated (signature, issuer, audience,
+    nonce), on ``backend.id_token``; they replace the raw JWT under ``id_token``, as in
+    allauth's ``extra_data``. Some providers put the email only there: Twitch answers
+    userinfo with the subject alone unless asked for more, and social-core asks for the
+    email in the ID token.
+    """
+    payload: dict[str, Any] = dict(response) if isinstance(response, Mapping) else {}
+    claims = getattr(backend, "id_token", None)
+    if isinstance(claims, Mapping):
+        payload["id_token"] = dict(claims)
+    return payload

@@ -66,7 +66,7 @@ def allauth_account_providers(provider_id: str) -> set[str]:
     from allauth.socialaccount.adapter import get_adapter
 
     ids = {provider_id}
-    for extractor in providers.PROVIDERS:
+    for extractor in providers.registered():
         if extractor.id == provider_id:
             ids.update(extractor.allauth_ids)
     adapter = get_adapter()

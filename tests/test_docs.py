@@ -1,13 +1,20 @@
 """The documentation says what the code does: settings, check ids, and its Python blocks run.
 
 Every ```python block in docs/ is executed, unless the line right before it is an
-``<!-- not-tested: why -->`` comment. A block that defines settings (UPPERCASE names) is then
-applied with ``override_settings``, and postlogin's checks must find nothing wrong with it.
+``<!-- not-tested: why -->`` comment. A block after ``<!-- continues the example above -->``
+runs after the blocks it continues, in their namespace. A block that defines settings
+(UPPERCASE names) is then applied with ``override_settings``, and postlogin's checks must find
+nothing wrong with it. A provider contract a block defines (a ``ProviderContract`` subclass)
+is run, while the providers the blocks registered are served. A ```json block after
+``<!-- payload: tests/payloads/<module>.py NAME [NAME...] -->`` shows part of those fixtures:
+each of its keys has the value the named fixtures (merged) give it.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import json
 import re
 import textwrap
 from dataclasses import dataclass
@@ -18,8 +25,9 @@ import pytest
 from django.core.checks import run_checks as run_all_checks
 from django.test import override_settings
 
-from postlogin import jobs
+from postlogin import jobs, providers
 from postlogin.conf import DEFAULTS
+from postlogin.testing import ProviderContract
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -27,6 +35,10 @@ FENCE = re.compile(
     r"^(?P<indent> *)```(?P<language>\S*)\n(?P<code>.*?)^(?P=indent)```$", re.M | re.S
 )
 NOT_TESTED = re.compile(r"^ *<!-- not-tested: \S.* -->$", re.M)
+CONTINUES = re.compile(r"^ *<!-- continues the example above -->$")
+PAYLOAD = re.compile(
+    r"^ *<!-- payload: tests/payloads/(?P<module>\w+)\.py (?P<names>\w+( \w+)*) -->$"
+)
 
 
 def run_checks(**kwargs: Any) -> list[Any]:
@@ -41,23 +53,34 @@ class Block:
     language: str
     code: str
     marked: bool
+    #: The code it runs after (the blocks it continues), or "".
+    before: str = ""
+    #: The line right before the block.
+    previous: str = ""
 
 
 def blocks() -> list[Block]:
     found = []
     for path in sorted(DOCS.glob("*.md")):
         text = path.read_text()
+        chain = ""  # the code a continuing block runs after
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
             previous = text[: match.start()].rstrip("\n").rpartition("\n")[2]
+            code = textwrap.dedent(match["code"])
+            continues = bool(CONTINUES.match(previous))
             found.append(
                 Block(
                     where=f"{path.name}:{line}",
                     language=match["language"],
-                    code=textwrap.dedent(match["code"]),
+                    code=code,
                     marked=bool(NOT_TESTED.match(previous)),
+                    before=chain if continues else "",
+                    previous=previous,
                 )
             )
+            if match["language"] == "python":
+                chain = (chain if continues else "") + code
     return found
 
 
@@ -80,17 +103,50 @@ def test_most_python_blocks_are_tested() -> None:
     assert sum(not block.marked for block in PYTHON) >= 8
 
 
+def test_continuing_blocks_continue_a_python_block() -> None:
+    continuing = [block for block in blocks() if CONTINUES.match(block.previous)]
+    assert continuing, "no block continues another: the pattern finds nothing"
+    assert [block.where for block in continuing if not block.before] == []
+
+
+def run_contracts(namespace: dict[str, Any]) -> list[str]:
+    """Run every check of each provider contract defined in ``namespace``; their names."""
+    ran = []
+    for value in list(namespace.values()):
+        if isinstance(value, type) and issubclass(value, ProviderContract):
+            if value is ProviderContract:
+                continue
+            contract = value()
+            for name in sorted(dir(value)):
+                if name.startswith("test_"):
+                    getattr(contract, name)()
+                    ran.append(f"{value.__name__}.{name}")
+    return ran
+
+
+def run_block(block: Block) -> tuple[dict[str, Any], list[str]]:
+    """Run ``block`` after the blocks it continues; its namespace, and the contract checks run.
+    Job kinds and providers it registers are gone afterwards."""
+    namespace: dict[str, Any] = {"__name__": "docs_block"}
+    kinds = set(jobs.registered_kinds())
+    served = set(providers.registered())
+    try:
+        if block.before:
+            exec(compile(block.before, f"{block.where} (before)", "exec"), namespace)  # noqa: S102
+        exec(compile(block.code, block.where, "exec"), namespace)  # noqa: S102
+        return namespace, run_contracts(namespace)
+    finally:
+        for kind in set(jobs.registered_kinds()) - kinds:
+            jobs.unregister(kind)
+        for cls in set(providers.registered()) - served:
+            providers.unregister(cls.id)
+
+
 @pytest.mark.parametrize(
     "block", [b for b in PYTHON if not b.marked], ids=lambda block: block.where
 )
 def test_python_block_runs(block: Block) -> None:
-    namespace: dict[str, Any] = {"__name__": "docs_block"}
-    kinds = set(jobs.registered_kinds())
-    try:
-        exec(compile(block.code, block.where, "exec"), namespace)  # noqa: S102
-    finally:
-        for kind in set(jobs.registered_kinds()) - kinds:
-            jobs.unregister(kind)
+    namespace, _ = run_block(block)
     settings = {name: value for name, value in namespace.items() if name.isupper()}
     if "INSTALLED_APPS" in settings:
         # Written as [..., "postlogin"]: the project's own apps are elided.
@@ -98,6 +154,46 @@ def test_python_block_runs(block: Block) -> None:
     if settings:
         with override_settings(**settings):
             assert run_checks(tags=["postlogin"]) == []
+
+
+def test_the_provider_example_registers_and_passes_the_contract() -> None:
+    (block,) = [b for b in PYTHON if "class TestTwitch(ProviderContract)" in b.code]
+    namespace, ran = run_block(block)
+    shared = [name for name in dir(ProviderContract) if name.startswith("test_")]
+    assert sorted(ran) == sorted(f"TestTwitch.{name}" for name in shared)
+    # Served while the example ran, and no longer.
+    assert namespace["Twitch"].id == "twitch"
+    assert providers.for_backend("twitch").id == "generic"
+
+
+def test_the_provider_example_uses_the_real_fixtures() -> None:
+    (block,) = [b for b in PYTHON if "TWITCH_HELIX_USER = {" in b.code]
+    namespace, _ = run_block(block)
+    fixtures = importlib.import_module("tests.payloads.twitch")
+    shown = {name: value for name, value in namespace.items() if name.startswith("TWITCH_")}
+    assert shown == {name: getattr(fixtures, name) for name in shown}
+    assert len(shown) == 4
+
+
+def payload_blocks() -> list[tuple[Block, re.Match[str]]]:
+    return [(b, m) for b in blocks() if (m := PAYLOAD.match(b.previous))]
+
+
+def test_payload_blocks_are_json() -> None:
+    assert [b.where for b, _ in payload_blocks() if b.language != "json"] == []
+    assert len(payload_blocks()) >= 3
+
+
+@pytest.mark.parametrize(
+    ("block", "marker"), payload_blocks(), ids=lambda value: getattr(value, "where", "")
+)
+def test_payload_blocks_show_the_fixtures(block: Block, marker: re.Match[str]) -> None:
+    fixtures = importlib.import_module(f"tests.payloads.{marker['module']}")
+    merged: dict[str, Any] = {}
+    for name in marker["names"].split():
+        merged.update(getattr(fixtures, name))
+    shown = json.loads(block.code)
+    assert shown == {key: merged[key] for key in shown if key in merged}
 
 
 def test_every_setting_is_in_the_settings_reference_with_its_default() -> None:

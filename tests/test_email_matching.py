@@ -138,3 +138,19 @@ def test_normal_form(text: str | None, expected: str | None) -> None:
 def test_an_address_without_a_normal_form_is_the_same_as_nothing() -> None:
     assert not same_address(f"{KELVIN}im@example.com", f"{KELVIN}im@example.com")
     assert not same_address(None, None)
+
+
+def test_an_email_verified_only_in_the_id_token_links() -> None:
+    """Twitch's userinfo holds only the subject: the verified email is in the ID token's
+    claims, which social-core validated and keeps on the backend."""
+    from .payloads.twitch import TWITCH_TOKEN, TWITCH_USERINFO
+
+    existing = account("streamer", "not-real@email.com")
+    claims = {"sub": TWITCH_USERINFO["sub"], "email": "not-real@email.com", "email_verified": True}
+    linked = associate_by_verified_email(
+        SimpleNamespace(request=None),
+        {"email": "not-real@email.com"},
+        SimpleNamespace(name="oidc", id_token=claims),
+        response={**TWITCH_TOKEN, **TWITCH_USERINFO},
+    )
+    assert linked == {"user": existing, "is_new": False}

@@ -18,11 +18,19 @@ from .settings import TEST_POSTLOGIN
 pytestmark = pytest.mark.django_db
 
 
-def run_step(user: Any, backend: str, response: dict[str, Any], is_new: bool) -> None:
+def run_step(
+    user: Any,
+    backend: str,
+    response: dict[str, Any],
+    is_new: bool,
+    id_token: dict[str, Any] | None = None,
+) -> None:
+    """The step as social-core calls it; ``id_token`` is an OpenID Connect backend's
+    validated claims (``backend.id_token``)."""
     schedule_post_login_tasks(
         strategy=SimpleNamespace(),
         details={},
-        backend=SimpleNamespace(name=backend),
+        backend=SimpleNamespace(name=backend, id_token=id_token),
         user=user,
         is_new=is_new,
         response=response,
@@ -185,3 +193,22 @@ def test_an_apple_login_plans_no_avatar(
     with django_capture_on_commit_callbacks(execute=True):
         run_step(user, "apple-id", APPLE_ID_TOKEN_CLAIMS, is_new=False)
     assert not Job.objects.filter(user=user).exists()
+
+
+def test_an_openid_connect_login_reads_the_validated_id_token_claims(
+    user: Any, memory_broker: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Twitch through social-core: userinfo says only "sub"; the email is in the ID token.
+    from .payloads.twitch import TWITCH_ID_TOKEN_CLAIMS, TWITCH_TOKEN, TWITCH_USERINFO
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_step(
+            user,
+            "oidc",
+            {**TWITCH_TOKEN, **TWITCH_USERINFO},
+            is_new=True,
+            id_token=TWITCH_ID_TOKEN_CLAIMS,
+        )
+    welcome = jobs_of(user)["welcome_email"]
+    assert welcome.payload == {"verified_email": TWITCH_ID_TOKEN_CLAIMS["email"]}
+    assert str(TWITCH_TOKEN["id_token"]) not in str(welcome.payload)

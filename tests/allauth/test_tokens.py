@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from postlogin import providers
 from postlogin.tokens import access_token_for
 
 from ..payloads import GITHUB_TOKEN, GOOGLE_TOKEN
@@ -72,3 +73,20 @@ def test_the_most_recently_used_account_wins(user: Any) -> None:
         SocialToken.objects.create(account=account, token=f"{uid}-token")
     SocialAccount.objects.filter(uid="first").update(last_login=timezone.now() + timedelta(1))
     assert access_token_for(user.pk, "google") == "first-token"
+
+
+def test_a_registered_provider_finds_the_token_of_its_allauth_id(user: Any) -> None:
+    from allauth.socialaccount.models import SocialAccount, SocialToken
+
+    class Streaming(providers.Provider):
+        id = "streaming"
+        allauth_ids = ("twitch",)
+
+    account = SocialAccount.objects.create(user=user, provider="twitch", uid="141981764")
+    SocialToken.objects.create(account=account, token="twitch-access-token")
+    assert access_token_for(user.pk, "streaming") is None, "not registered yet"
+    providers.register(Streaming)
+    try:
+        assert access_token_for(user.pk, "streaming") == "twitch-access-token"
+    finally:
+        providers.unregister(Streaming.id)
