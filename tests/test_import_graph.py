@@ -18,7 +18,12 @@ import postlogin
 PACKAGE = Path(postlogin.__file__).parent
 #: What the ledger may import of postlogin: the modules it changes rows of and reads settings,
 #: codes and loggers from, nothing that publishes, plans or runs jobs.
-LEDGER_MAY_IMPORT = {"postlogin.models", "postlogin.conf", "postlogin.error_codes", "postlogin.scrub"}
+LEDGER_MAY_IMPORT = {
+    "postlogin.models",
+    "postlogin.conf",
+    "postlogin.error_codes",
+    "postlogin.scrub",
+}
 
 
 def module_name(path: Path) -> str:

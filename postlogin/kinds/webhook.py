@@ -5,7 +5,9 @@ The body is ``{"type": "user.signed_up" | "user.logged_in", "timestamp": ..., "d
 with the user id, provider and normalised profile (never tokens). ``webhook-id`` is chosen when
 the job is recorded, so every retry carries the same one and receivers can de-duplicate.
 Delivery: 2xx is done; 408, 429 and 5xx are retried with backoff, no sooner than the
-``Retry-After`` header says; any other 4xx fails at once (the receiver refused the message).
+``Retry-After`` header says (the runner honours the error's ``retry_after``); any other 4xx
+fails at once (the receiver refused the message). Each endpoint has its own rate-limit key,
+``webhook:<name>``, which the runner applies.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from . import ratelimit
-from .conf import postlogin_settings
-from .events import LoginEvent
-from .jobs import JobSpec, PermanentJobError, RetryLater, register
-from .models import Job
-from .net import post, retry_after_seconds
-from .webhooks import signed_headers
+from ..conf import postlogin_settings
+from ..events import LoginEvent
+from ..jobs import JobKind, JobSpec, PermanentJobError
+from ..models import Job
+from ..net import TransientFetchError, post, retry_after_seconds
+from ..webhooks import signed_headers
+from . import WEBHOOK
 
 SIGNUP, LOGIN = "signup", "login"
 EVENT_TYPES = {SIGNUP: "user.signed_up", LOGIN: "user.logged_in"}
@@ -67,15 +69,16 @@ def plan_webhooks(event: LoginEvent) -> list[JobSpec]:
     return specs
 
 
-@register("webhook", plan=plan_webhooks)
+def rate_limit_key(job: Job) -> str:
+    """Each endpoint's own budget: ``RATE_LIMITS = {"webhook:<name>": ...}``."""
+    return f"webhook:{job.payload.get('endpoint', '')}"
+
+
 def deliver_webhook(job: Job) -> None:
     name = str(job.payload.get("endpoint", ""))
     configured = endpoint(name)
     if configured is None:
         raise PermanentJobError(f"no webhook endpoint named {name!r} in POSTLOGIN['WEBHOOKS']")
-    wait = ratelimit.acquire(f"webhook:{name}")
-    if wait:
-        raise RetryLater(wait, f"rate limited: webhook:{name}", counts_as_attempt=False)
     body = json.dumps(job.payload["body"], separators=(",", ":"), sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
@@ -86,9 +89,17 @@ def deliver_webhook(job: Job) -> None:
         return
     if status in _RETRIED_STATUS or status >= 500:
         lowered = {key.lower(): value for key, value in response_headers.items()}
-        wait_for = retry_after_seconds(lowered.get("retry-after")) or 0.0
-        code = "rate_limited" if status == 429 else "provider_error"
-        raise RetryLater(wait_for, f"HTTP {status} from webhook {name}", code=code)
+        raise TransientFetchError(
+            "http_status",
+            f"HTTP {status} from webhook {name}",
+            status=status,
+            retry_after=retry_after_seconds(lowered.get("retry-after")),
+        )
     raise PermanentJobError(
         f"HTTP {status} from webhook {name}: the receiver refused it", code="provider_error"
     )
+
+
+KIND = JobKind(
+    name=WEBHOOK, handler=deliver_webhook, plan=plan_webhooks, rate_limit_key=rate_limit_key
+)
