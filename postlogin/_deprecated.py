@@ -30,7 +30,6 @@ MOVED: dict[str, dict[str, str]] = {
     },
     "postlogin.dispatch": {
         "RUN_JOB_TASK": _PUBLISH,
-        "Recorded": _PUBLISH,
         "publish": _PUBLISH,
         "publish_recorded": _PUBLISH,
         "probe_in_background": _PUBLISH,

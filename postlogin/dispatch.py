@@ -40,13 +40,7 @@ def planned_jobs(event: LoginEvent) -> list[Job]:
         planned_specs = kind.plan(event)
         specs = planned_specs if isinstance(planned_specs, list) else [planned_specs]
         planned.extend(
-            Job(
-                user_id=event.user_id,
-                kind=name,
-                key=spec.key,
-                provider=event.provider,
-                payload=spec.payload,
-            )
+            spec.row(user_id=event.user_id, kind=name, provider=event.provider)
             for spec in specs
             if spec is not None
         )

@@ -89,6 +89,12 @@ class JobSpec:
     key: str
     payload: dict[str, Any] = field(default_factory=dict)
 
+    def row(self, *, user_id: int, kind: str, provider: str) -> Job:
+        """The unsaved Job row of this work for ``user_id``."""
+        return Job(
+            user_id=user_id, kind=kind, key=self.key, provider=provider, payload=self.payload
+        )
+
 
 #: Called by the runner inside the transaction that marks the job done (see the module's doc).
 Completion = Callable[[], object]

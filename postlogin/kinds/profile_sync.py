@@ -161,17 +161,7 @@ def apply_profile(job: Job, fresh: ProviderProfile) -> None:
     event = LoginEvent(user_id=job.user_id, provider=job.provider, is_new=False, profile=fresh)
     spec = avatar.plan_avatar(event)
     if spec is not None:
-        enqueue(
-            [
-                Job(
-                    user_id=job.user_id,
-                    kind=AVATAR,
-                    key=spec.key,
-                    provider=job.provider,
-                    payload=spec.payload,
-                )
-            ]
-        )
+        enqueue([spec.row(user_id=job.user_id, kind=AVATAR, provider=job.provider)])
 
 
 def rate_limit_key(job: Job) -> str:
