@@ -50,6 +50,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection, transaction
 
     from postlogin import dispatch
+    from postlogin import publish as publishing
     from postlogin.breaker import publish_breaker
     from postlogin.events import LoginEvent, ProviderProfile
 
@@ -98,12 +99,12 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         with transaction.atomic():
             dispatch.record_jobs(ev)
 
-    def recorded(user_id: int) -> dispatch.Recorded:
+    def recorded(user_id: int) -> publishing.Recorded:
         with transaction.atomic():
             return dispatch.record_jobs(event(user_id))
 
-    def publish(jobs: dispatch.Recorded) -> None:
-        sent = dispatch.publish_recorded(jobs)
+    def publish(jobs: publishing.Recorded) -> None:
+        sent = publishing.publish_recorded(jobs)
         assert sent == jobs.ids, "publish failed; is the broker answering?"
 
     def full(ev: LoginEvent) -> None:

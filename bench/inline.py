@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from postlogin import providers
 from postlogin.avatars import AvatarRejected, fetch_avatar_image, store_avatar
-from postlogin.jobs import welcome_message
+from postlogin.kinds.welcome_email import welcome_message
 from postlogin.models import Profile
 from postlogin.net import FetchError
 

@@ -3,7 +3,7 @@
 - ``X-Bench-Pid``: the gunicorn worker process that served it (the circuit breaker is per
   process, so the driver can tell each process's first broker timeout from the later logins);
 - ``X-Bench-Server-Ms`` and ``X-Bench-Cpu-Ms``: wall and CPU time of the thread in Django;
-- ``X-Bench-Publish``: ``"<attempts> <failures> <ms>"`` of ``postlogin.dispatch.send_run_jobs``
+- ``X-Bench-Publish``: ``"<attempts> <failures> <ms>"`` of ``postlogin.publish.send_run_jobs``
   calls made in this request's thread (one per login that published; 0 on a login with jobs
   means the breaker was open, or its probe went to a background thread).
 
@@ -24,9 +24,9 @@ _local = threading.local()
 
 
 def _count_publishing() -> None:
-    from postlogin import dispatch
+    from postlogin import publish
 
-    original: Callable[[list[int]], None] = dispatch.send_run_jobs
+    original: Callable[[list[int]], None] = publish.send_run_jobs
     if getattr(original, "bench_wrapped", False):
         return
 
@@ -42,7 +42,7 @@ def _count_publishing() -> None:
             _local.seconds = getattr(_local, "seconds", 0.0) + time.perf_counter() - started
 
     send_run_jobs.bench_wrapped = True  # type: ignore[attr-defined]
-    dispatch.send_run_jobs = send_run_jobs
+    publish.send_run_jobs = send_run_jobs
 
 
 class BenchHeadersMiddleware:

@@ -134,7 +134,7 @@ def measure(
     from django.db import connection
     from django.db.models import Count, Max, Min
 
-    from postlogin.jobs import plan_avatar
+    from postlogin.kinds.avatar import plan_avatar
     from postlogin.models import Job
 
     call_command("migrate", verbosity=0, interactive=False)

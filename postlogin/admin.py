@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import ledger
+from . import enqueue
 from .models import Job, Profile
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class JobAdmin(JobAdminBase):
 
     @admin.action(description=_("Replay the selected failed jobs"), permissions=["change"])
     def replay(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        replayed = ledger.replay(queryset)
+        replayed = enqueue.replay(queryset)
         skipped = queryset.count() - len(replayed)
         self.message_user(
             request,

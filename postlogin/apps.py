@@ -8,6 +8,12 @@ class PostloginConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the checks, connects setting_changed, and registers the built-in job kinds
-        # that live outside postlogin.jobs, so that every worker knows every kind.
-        from . import checks, conf, sync, webhook_jobs  # noqa: F401
+        # Registers the checks and connects setting_changed.
+        from . import checks, conf  # noqa: F401
+        from .jobs import add
+        from .kinds import avatar, profile_sync, webhook, welcome_email
+
+        # The built-in job kinds, registered here so that every web process and worker knows
+        # every kind (a user's own kinds register with @postlogin.jobs.register).
+        for kind in (avatar.KIND, welcome_email.KIND, webhook.KIND, profile_sync.KIND):
+            add(kind)

@@ -3,7 +3,7 @@
 After a publish fails, logins in this process skip the broker for ``BROKER_COOLDOWN``
 seconds and leave their jobs ``pending`` for the relay, so a broker outage costs one timeout
 per process instead of one per login. After the cool-down a single caller probes the broker
-again (:mod:`postlogin.dispatch` does it in a background thread, so that no login waits on a
+again (:mod:`postlogin.publish` does it in a background thread, so that no login waits on a
 broker that may still hang); success closes the circuit, failure opens it for another
 cool-down.
 """

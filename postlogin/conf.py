@@ -20,12 +20,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from . import kinds
+
 SETTING_NAME = "POSTLOGIN"
 
 DEFAULTS: dict[str, Any] = {
     # Job kinds scheduled on a user's first login (signup) and on every login.
-    "SIGNUP_JOBS": ("welcome_email",),
-    "LOGIN_JOBS": ("avatar",),
+    "SIGNUP_JOBS": (kinds.WELCOME_EMAIL,),
+    "LOGIN_JOBS": (kinds.AVATAR,),
     # Outbound HTTP: (connect, read) timeouts in seconds, and the identifying User-Agent.
     "HTTP_TIMEOUT": (3.05, 10.0),
     "HTTP_USER_AGENT": "django-postlogin",

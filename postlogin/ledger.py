@@ -173,31 +173,21 @@ def mark_retry(
 
 
 def mark_queued(
-    job_ids: Iterable[int], *, event: str = "queued", lost_before: datetime | None = None
+    job_ids: Iterable[int], *, relayed: bool = False, lost_before: datetime | None = None
 ) -> int:
-    """After publishing: pending (or relayed) jobs now wait for their message to be claimed.
+    """After publishing: the jobs now wait for their message to be claimed (``queued``).
 
-    ``event`` names the transition in the log: ``queued`` after a login, ``relayed`` after the
-    relay, which passes the ``lost_before`` it chose the jobs with (see :func:`due_for_relay`).
+    Rows published from a login, a re-sync or a replay were ``pending``: only those change (one
+    the relay took meanwhile is already queued and is left alone), with a simple WHERE on the
+    state. The relay's rows (``relayed``) were chosen by :func:`due_for_relay` with
+    ``lost_before``, which the WHERE repeats; they are logged as ``relayed``.
     """
-    rows = Job.objects.filter(
-        Q(state=State.PENDING) | due_for_relay(lost_before), pk__in=list(job_ids)
-    )
+    expected = Q(state=State.PENDING)
+    if relayed:
+        expected |= due_for_relay(lost_before)
     return _change_and_log(
-        rows,
-        event,
-        state=State.QUEUED,
-        lease_until=due_in(postlogin_settings.RELAY_QUEUED_AFTER),
-        updated_at=Now(),
-    )
-
-
-def mark_published(job_ids: Iterable[int]) -> int:
-    """After a login published its jobs: ``pending`` -> ``queued``. The same as
-    :func:`mark_queued` for rows known to be pending, with a simpler (cheaper) WHERE."""
-    return _change_and_log(
-        Job.objects.filter(pk__in=list(job_ids), state=State.PENDING),
-        "queued",
+        Job.objects.filter(expected, pk__in=list(job_ids)),
+        "relayed" if relayed else "queued",
         state=State.QUEUED,
         lease_until=due_in(postlogin_settings.RELAY_QUEUED_AFTER),
         updated_at=Now(),
@@ -239,12 +229,11 @@ def due_for_relay(lost_before: datetime | None = None) -> Q:
 
 
 def replay(jobs: QuerySet[Job]) -> list[int]:
-    """Send failed jobs round again with a fresh retry budget; publishes them after commit.
+    """Failed jobs back to ``pending`` with a fresh retry budget; returns their IDs.
 
     ``claims`` is not reset: a worker still holding a claim from before can record nothing.
+    Publishing them is the caller's (:func:`postlogin.enqueue.replay`).
     """
-    from .dispatch import publish_after_commit
-
     with transaction.atomic():
         ids = list(jobs.filter(state=State.FAILED).values_list("pk", flat=True))
         _change_and_log(
@@ -258,7 +247,6 @@ def replay(jobs: QuerySet[Job]) -> list[int]:
             finished_at=None,
             updated_at=Now(),
         )
-        publish_after_commit(ids)
     return ids
 
 

@@ -28,9 +28,6 @@ from django.db.models.functions import Now
 from .conf import postlogin_settings
 from .ledger import due_in
 from .models import Job, RelayMarker
-from .scrub import get_logger
-
-logger = get_logger(__name__)
 
 MARKER_TASK = "postlogin.relay_marker"
 
@@ -56,19 +53,10 @@ def needed() -> bool:
     return Job.objects.filter(state=Job.State.QUEUED, lease_until__lte=due_by).exists()
 
 
-def publish() -> int | None:
-    """Record a marker, then publish it behind the queued messages; returns its id, or None
-    if the broker refused it (the row is deleted: it can never be seen)."""
-    from .dispatch import send_marker
-
-    marker = RelayMarker.objects.create(published_at=Now())
-    try:
-        send_marker(marker.pk)
-    except Exception:
-        logger.warning("postlogin: relay marker not published", exc_info=True)
-        marker.delete()
-        return None
-    return marker.pk
+def create() -> RelayMarker:
+    """Record a marker about to be published (:func:`postlogin.publish.publish_marker`), at the
+    database's time."""
+    return RelayMarker.objects.create(published_at=Now())
 
 
 def prune(newest_seen: RelayMarker | None) -> int:

@@ -1,4 +1,11 @@
-"""Run one job: claim it, call its handler, record the outcome."""
+"""Run one job: claim it, call its handler, record the outcome.
+
+The runner enforces the handler contract of :mod:`postlogin.jobs`: it takes a call from the
+kind's rate limit before the handler runs (over the limit, the job waits without using an
+attempt), honours every wait an error asks for (``RetryLater.countdown``,
+``TransientFetchError.retry_after``) on top of the backoff, and calls a handler's completion in
+the transaction that marks the job done. It alone changes the job's row while it runs.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,12 @@ import time
 from dataclasses import dataclass
 
 from celery.utils.time import get_exponential_backoff_interval
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 
-from . import error_codes, jobs, ledger, scrub
+from . import error_codes, jobs, ledger, ratelimit, scrub
 from .conf import postlogin_settings
 from .models import Job
+from .net import TransientFetchError
 from .signals import job_failed, job_succeeded
 
 logger = scrub.get_logger(__name__)
@@ -92,15 +100,52 @@ def _run_claimed(job: Job) -> Outcome:
         kind = jobs.get_kind(job.kind)
         if kind is None:
             raise jobs.PermanentJobError(f"no job kind {job.kind!r} is registered")
-        kind.handler(job)
+        _take_rate_limit(kind, job)
+        completion = kind.handler(job)
     except Exception as exc:
         return _record_error(job, exc, time.monotonic() - started)
-    if job.state != Job.State.DONE and not ledger.mark_done(job):
+    try:
+        done = _mark_done(job, completion)
+    except DATABASE_ERRORS:
+        raise
+    except Exception as exc:
+        # The completion failed: rolled back, with the job's own completion.
+        return _record_error(job, exc, time.monotonic() - started)
+    if not done:
         logger.warning("postlogin: job %s finished after its lease was taken over", job.pk)
         return Outcome("lost")
     ledger.log_transition(job, "done", duration=time.monotonic() - started)
     job_succeeded.send(sender=Job, job=job)
     return Outcome("done")
+
+
+def _take_rate_limit(kind: jobs.JobKind, job: Job) -> None:
+    """One call from the kind's rate limit, or RetryLater (not an attempt) until one frees."""
+    key = kind.rate_limit_for(job)
+    wait = ratelimit.acquire(key) if key else 0.0
+    if wait:
+        raise jobs.RetryLater(wait, f"rate limited: {key}", counts_as_attempt=False)
+
+
+def _mark_done(job: Job, completion: jobs.Completion | None) -> bool:
+    """Record success, and the handler's ``completion`` in the same transaction. False if the
+    claim was lost: the completion is then not run (nothing of it is committed)."""
+    if completion is None:
+        return ledger.mark_done(job)
+    with transaction.atomic():
+        if not ledger.mark_done(job):
+            return False
+        completion()
+    return True
+
+
+def _requested_wait(exc: Exception) -> float | None:
+    """The wait the error asks for: a rate limit's or a server's ``Retry-After``."""
+    if isinstance(exc, jobs.RetryLater):
+        return exc.countdown
+    if isinstance(exc, TransientFetchError):
+        return exc.retry_after
+    return None
 
 
 def _record_error(job: Job, exc: Exception, duration: float) -> Outcome:
@@ -114,10 +159,11 @@ def _record_error(job: Job, exc: Exception, duration: float) -> Outcome:
         job_failed.send(sender=Job, job=job, error=exc, error_code=code, error_text=error)
         return Outcome("failed")
     countdown = retry_countdown(job.attempts)
-    if isinstance(exc, jobs.RetryLater):
+    requested = _requested_wait(exc)
+    if requested is not None:
         # The server (Retry-After) or a rate limit says when: not sooner than that, and, for
         # a counted attempt, not sooner than the backoff either.
-        wanted = exc.countdown if not counts else max(exc.countdown, countdown)
+        wanted = requested if not counts else max(requested, countdown)
         countdown = min(wanted, float(postlogin_settings.RETRY_BACKOFF_MAX))
     if not ledger.mark_retry(job, error, countdown, refund_attempt=not counts, code=code):
         return Outcome("lost")

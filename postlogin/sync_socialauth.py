@@ -14,8 +14,7 @@ from django.db.models import QuerySet
 
 from . import providers
 from .events import ProviderProfile
-from .jobs import PermanentJobError, RetryLater
-from .net import retry_after_seconds
+from .jobs import PermanentJobError, retry_after
 from .sync import TokensRefused
 
 
@@ -61,10 +60,9 @@ class SocialAuthAccounts:
             if _refused(exc):
                 raise TokensRefused(str(exc)) from exc
             # social-core keeps the provider's Retry-After header as it came (seconds or a date).
-            retry_after = getattr(exc, "retry_after", None)
-            wait = retry_after_seconds(retry_after) if isinstance(retry_after, str) else None
-            if wait is not None:
-                raise RetryLater(wait, f"{social.provider}: {exc}") from exc
+            later = retry_after(getattr(exc, "retry_after", None), f"{social.provider}: {exc}")
+            if later is not None:
+                raise later from exc
             raise
         return providers.for_backend(social.provider).profile(data)
 

@@ -1,5 +1,5 @@
 """Celery tasks. They stay thin: the work lives in :mod:`postlogin.runner` and
-:mod:`postlogin.dispatch`.
+:mod:`postlogin.publish`.
 
 This module imports Celery, which is why Celery is a hard dependency of the package.
 """
@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import close_old_connections
 
-from . import dispatch, markers, partials, prune, runner
+from . import markers, partials, prune, publish, runner
 from .conf import postlogin_settings
 from .scrub import get_logger
 
@@ -19,7 +19,7 @@ logger = get_logger(__name__)
 
 @shared_task(
     bind=True,
-    name="postlogin.run_job",
+    name=publish.RUN_JOB_TASK,
     ignore_result=True,
     # Acknowledge after the job ran, and re-deliver when the worker process died under it.
     acks_late=True,
@@ -75,7 +75,7 @@ def _retry_on_database_error(
 def relay_pending() -> int:
     """Publish pending jobs, lost messages and expired leases (run it from beat)."""
     try:
-        return len(dispatch.relay())
+        return len(publish.relay())
     except runner.DATABASE_ERRORS as exc:
         # Beat runs it again in a few seconds: one line per run, not a traceback, and a fresh
         # connection next time.
@@ -100,9 +100,9 @@ def clear_stale_partials() -> int:
 @shared_task(name="postlogin.resync_stale", ignore_result=True)
 def resync_stale() -> int:
     """Record profile_sync jobs for accounts whose last sync is older than RESYNC_AFTER."""
-    from . import sync
+    from .kinds import profile_sync
 
-    return len(sync.schedule_stale())
+    return len(profile_sync.schedule_stale())
 
 
 @shared_task(name="postlogin.prune", ignore_result=True)

@@ -1,94 +1,9 @@
-"""The built-in ``webhook`` job kind: the login, signed per Standard Webhooks, POSTed to each
-endpoint in ``POSTLOGIN["WEBHOOKS"]``.
+"""Deprecated: the built-in ``webhook`` kind is :mod:`postlogin.kinds.webhook`."""
 
-The body is ``{"type": "user.signed_up" | "user.logged_in", "timestamp": ..., "data": {...}}``
-with the user id, provider and normalised profile (never tokens). ``webhook-id`` is chosen when
-the job is recorded, so every retry carries the same one and receivers can de-duplicate.
-Delivery: 2xx is done; 408, 429 and 5xx are retried with backoff, no sooner than the
-``Retry-After`` header says; any other 4xx fails at once (the receiver refused the message).
-"""
-
-from __future__ import annotations
-
-import json
-import uuid
-from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
-from . import ratelimit
-from .conf import postlogin_settings
-from .events import LoginEvent
-from .jobs import JobSpec, PermanentJobError, RetryLater, register
-from .models import Job
-from .net import post, retry_after_seconds
-from .webhooks import signed_headers
-
-SIGNUP, LOGIN = "signup", "login"
-EVENT_TYPES = {SIGNUP: "user.signed_up", LOGIN: "user.logged_in"}
-_RETRIED_STATUS = frozenset({408, 429})
+from ._deprecated import module_getattr
 
 
-def endpoint(name: str) -> dict[str, Any] | None:
-    for configured in postlogin_settings.WEBHOOKS:
-        if configured["name"] == name:
-            return dict(configured)
-    return None
-
-
-def plan_webhooks(event: LoginEvent) -> list[JobSpec]:
-    happened = [SIGNUP, LOGIN] if event.is_new else [LOGIN]
-    timestamp = datetime.now(UTC).isoformat()
-    specs = []
-    for configured in postlogin_settings.WEBHOOKS:
-        for what in happened:
-            if what not in configured.get("events", (SIGNUP, LOGIN)):
-                continue
-            body = {
-                "type": EVENT_TYPES[what],
-                "timestamp": timestamp,
-                "data": {
-                    "user_id": event.user_id,
-                    "provider": event.provider,
-                    "login_id": event.login_id,
-                    "profile": asdict(event.profile),
-                },
-            }
-            specs.append(
-                JobSpec(
-                    key=f"{configured['name']}:{what}:{event.login_id}",
-                    payload={
-                        "endpoint": configured["name"],
-                        "msg_id": f"msg_{uuid.uuid4().hex}",
-                        "body": body,
-                    },
-                )
-            )
-    return specs
-
-
-@register("webhook", plan=plan_webhooks)
-def deliver_webhook(job: Job) -> None:
-    name = str(job.payload.get("endpoint", ""))
-    configured = endpoint(name)
-    if configured is None:
-        raise PermanentJobError(f"no webhook endpoint named {name!r} in POSTLOGIN['WEBHOOKS']")
-    wait = ratelimit.acquire(f"webhook:{name}")
-    if wait:
-        raise RetryLater(wait, f"rate limited: webhook:{name}", counts_as_attempt=False)
-    body = json.dumps(job.payload["body"], separators=(",", ":"), sort_keys=True).encode()
-    headers = {
-        "Content-Type": "application/json",
-        **signed_headers(configured["secret"], str(job.payload["msg_id"]), body),
-    }
-    status, response_headers = post(configured["url"], body, headers)
-    if 200 <= status < 300:
-        return
-    if status in _RETRIED_STATUS or status >= 500:
-        lowered = {key.lower(): value for key, value in response_headers.items()}
-        wait_for = retry_after_seconds(lowered.get("retry-after")) or 0.0
-        code = "rate_limited" if status == 429 else "provider_error"
-        raise RetryLater(wait_for, f"HTTP {status} from webhook {name}", code=code)
-    raise PermanentJobError(
-        f"HTTP {status} from webhook {name}: the receiver refused it", code="provider_error"
-    )
+def __getattr__(name: str) -> Any:
+    return module_getattr(__name__)(name)

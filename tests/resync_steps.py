@@ -7,13 +7,14 @@ from typing import Any
 
 from django.utils import timezone
 
-from postlogin import runner, sync
+from postlogin import runner
+from postlogin.kinds import profile_sync
 from postlogin.models import Job, Profile
 
 
 def run_sync() -> Job:
     """Schedule the one due account's re-sync and run it here; the job as it ended."""
-    [job_id] = sync.schedule_stale()
+    [job_id] = profile_sync.schedule_stale()
     runner.run(job_id)
     return Job.objects.get(pk=job_id)
 

@@ -18,7 +18,7 @@ from django.db.models.functions import Now
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from postlogin import dispatch, ledger, runner
+from postlogin import dispatch, enqueue, ledger, publish, runner
 from postlogin.events import LoginEvent, ProviderProfile
 from postlogin.models import Job
 
@@ -128,7 +128,7 @@ def test_a_stale_claim_records_nothing_after_a_replay_restarted_the_attempts(
     assert b is not None
     assert b.attempts == 2
     assert ledger.mark_failed(b, "PermanentJobError: bad input")
-    assert ledger.replay(Job.objects.filter(pk=job.pk)) == [job.pk]
+    assert enqueue.replay(Job.objects.filter(pk=job.pk)) == [job.pk]
     c = ledger.claim(job.pk)
     assert c is not None
     assert c.attempts == a.attempts == 1, "the replay gave the budget back"
@@ -197,7 +197,7 @@ def test_a_skewed_host_sets_due_times_and_timestamps_by_the_database_clock(
         assert close_to(job.lease_until, now + timedelta(seconds=900))
         assert close_to(job.created_at, now)
         assert close_to(job.updated_at, now)
-    assert dispatch.relay() == [], "nothing is due yet"
+    assert publish.relay() == [], "nothing is due yet"
 
     # A retry is due after its countdown plus the queue deadline, by the database's clock.
     job = Job.objects.get(kind="avatar")
@@ -217,7 +217,7 @@ def test_a_skewed_host_sets_due_times_and_timestamps_by_the_database_clock(
     # A row pending for a moment is not yet due however the host's clock runs; once pending
     # past RELAY_PENDING_AFTER by the database's clock, it is.
     pending = make_job(key="pending")
-    assert pending.pk not in dispatch.relay()
+    assert pending.pk not in publish.relay()
     Job.objects.filter(pk=pending.pk).update(updated_at=Now() - timedelta(seconds=6))
-    assert dispatch.relay() == [pending.pk]
+    assert publish.relay() == [pending.pk]
     assert close_to(refreshed(pending).lease_until, db_now() + timedelta(seconds=900))

@@ -15,9 +15,9 @@ from django.test import Client
 from social_django.models import UserSocialAuth
 
 from postlogin import jobs, runner
+from postlogin.kinds.webhook import plan_webhooks
 from postlogin.models import Job, Profile
 from postlogin.signals import job_failed
-from postlogin.webhook_jobs import plan_webhooks
 
 from .helpers import black_hole
 from .network import connect_spy, stub_resolver

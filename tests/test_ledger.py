@@ -12,12 +12,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from postlogin import dispatch, jobs, ledger, runner
+from postlogin import dispatch, enqueue, jobs, ledger, publish, runner
 from postlogin.breaker import PROBE, PUBLISH, SKIP, CircuitBreaker
-from postlogin.dispatch import RUN_JOB_TASK
 from postlogin.events import LoginEvent, ProviderProfile
 from postlogin.markers import MARKER_TASK
 from postlogin.models import Job
+from postlogin.publish import RUN_JOB_TASK
 
 from .helpers import wait_until
 from .settings import TEST_POSTLOGIN
@@ -145,7 +145,7 @@ def test_relay_publishes_only_due_jobs(make_job: MakeJob, memory_broker: Any) ->
     make_job(key="done", state="done", updated_at=old)
     make_job(key="failed", state="failed", updated_at=old)
 
-    sent = dispatch.relay()
+    sent = publish.relay()
     assert sorted(sent) == sorted(job.pk for job in due)
     published = memory_broker()
     assert sorted(args for name, args in published if name == RUN_JOB_TASK) == sorted(
@@ -157,16 +157,16 @@ def test_relay_publishes_only_due_jobs(make_job: MakeJob, memory_broker: Any) ->
         assert job.state == "queued"
         assert job.lease_until is not None
         assert job.lease_until > now
-    assert dispatch.relay() == [], "relayed jobs are not due again"
+    assert publish.relay() == [], "relayed jobs are not due again"
 
 
 def test_relay_is_bounded_by_batch_size(make_job: MakeJob, memory_broker: Any) -> None:
     old = timezone.now() - timedelta(minutes=1)
     for n in range(5):
         make_job(key=f"k{n}", updated_at=old - timedelta(seconds=n))
-    assert len(dispatch.relay(batch_size=2)) == 2
+    assert len(publish.relay(batch_size=2)) == 2
     assert [name for name, _args in memory_broker()] == [RUN_JOB_TASK] * 2 + [MARKER_TASK]
-    assert len(dispatch.relay(batch_size=10)) == 3
+    assert len(publish.relay(batch_size=10)) == 3
 
 
 def test_relay_stops_at_the_first_publish_error(make_job: MakeJob) -> None:
@@ -174,7 +174,7 @@ def test_relay_stops_at_the_first_publish_error(make_job: MakeJob) -> None:
 
     job = make_job(updated_at=timezone.now() - timedelta(minutes=1))
     with celery_app(f"redis://127.0.0.1:{unused_port()}/0"):
-        assert dispatch.relay() == []
+        assert publish.relay() == []
     assert refreshed(job).state == "pending"
 
 
@@ -184,7 +184,7 @@ def test_replay_sends_failed_jobs_round_again(
     failed = make_job(key="f", state="failed", attempts=6, last_error="boom")
     done = make_job(key="d", state="done")
     with django_capture_on_commit_callbacks(execute=True):
-        replayed = ledger.replay(Job.objects.all())
+        replayed = enqueue.replay(Job.objects.all())
     assert replayed == [failed.pk]
     failed = refreshed(failed)
     assert (failed.state, failed.attempts, failed.last_error) == ("queued", 0, "")
@@ -215,7 +215,7 @@ def test_an_open_breaker_leaves_jobs_pending(
 
     publish_breaker.record_failure()
     job = make_job()
-    assert dispatch.publish([job.pk]) == []
+    assert publish.publish([job.pk]) == []
     assert memory_broker() == []
     assert refreshed(job).state == "pending"
     assert "1 job(s) left pending for the relay" in caplog.text
@@ -232,7 +232,7 @@ def test_after_the_cool_down_a_background_thread_probes_the_broker(
     first, second = make_job(key="a"), make_job(key="b")
     with caplog.at_level(logging.INFO, logger="postlogin"):
         # The login does not wait for the probe: nothing is sent from its own thread.
-        assert dispatch.publish([first.pk, second.pk]) == []
+        assert publish.publish([first.pk, second.pk]) == []
     assert "probing it in the background" in caplog.text
     wait_until(lambda: refreshed(second).state == "queued")
     assert memory_broker() == [
@@ -250,9 +250,9 @@ def test_a_failed_publish_leaves_every_job_of_the_login_pending(
     def refuse(job_ids: list[int]) -> None:
         raise OSError("connection refused")
 
-    monkeypatch.setattr(dispatch, "send_run_jobs", refuse)
+    monkeypatch.setattr(publish, "send_run_jobs", refuse)
     jobs = [make_job(key="a"), make_job(key="b")]
-    assert dispatch.publish([job.pk for job in jobs]) == []
+    assert publish.publish([job.pk for job in jobs]) == []
     assert [refreshed(job).state for job in jobs] == ["pending", "pending"]
     assert publish_breaker.is_open
 
@@ -297,9 +297,9 @@ def test_rows_recorded_queued_go_back_to_pending_when_the_message_does_not_go_ou
 
     # The broker refuses: back to pending.
     with monkeypatch.context() as patch:
-        patch.setattr(dispatch, "send_run_jobs", refuse)
+        patch.setattr(publish, "send_run_jobs", refuse)
         recorded = dispatch.record_jobs(signup(user))
-        assert dispatch.publish_recorded(recorded) == []
+        assert publish.publish_recorded(recorded) == []
     assert {job.state for job in Job.objects.all()} == {"pending"}
     assert {job.lease_until for job in Job.objects.all()} == {None}
 
@@ -309,7 +309,7 @@ def test_rows_recorded_queued_go_back_to_pending_when_the_message_does_not_go_ou
     recorded = dispatch.record_jobs(signup(user))
     settings.POSTLOGIN = {**TEST_POSTLOGIN, "BROKER_COOLDOWN": 60}
     publish_breaker.record_failure()
-    assert dispatch.publish_recorded(recorded) == []
+    assert publish.publish_recorded(recorded) == []
     assert {job.state for job in Job.objects.all()} == {"pending"}
     assert memory_broker() == []
 

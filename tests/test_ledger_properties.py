@@ -36,7 +36,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from postlogin import dispatch, jobs, ledger, markers, prune, runner
+from postlogin import dispatch, enqueue, jobs, ledger, markers, prune, publish, runner
 from postlogin.events import LoginEvent, ProviderProfile
 from postlogin.models import Job, RelayMarker
 
@@ -110,7 +110,7 @@ class Ledger(RuleBasedStateMachine):
 
     @rule(job=jobs)
     def publish(self, job: int) -> None:
-        ledger.mark_published([job])
+        ledger.mark_queued([job])
         self._send(JOB, job)
 
     @precondition(lambda self: self._job_messages())
@@ -173,13 +173,13 @@ class Ledger(RuleBasedStateMachine):
         live = set(
             Job.objects.filter(state="running", lease_until__gte=Now()).values_list("pk", flat=True)
         )
-        sent = dispatch.relay()  # its messages and marker go into self.broker
+        sent = publish.relay()  # its messages and marker go into self.broker
         assert not live & set(sent), "a job re-published while its claim is live"
 
     @precondition(lambda self: Job.objects.filter(state="failed").exists())
     @rule()
     def replay(self) -> None:
-        ledger.replay(Job.objects.all())  # the failed ones; publishes into self.broker
+        enqueue.replay(Job.objects.all())  # the failed ones; publishes into self.broker
 
     @rule(data=st.data())
     def prune_aged(self, data: st.DataObject) -> None:
@@ -328,10 +328,10 @@ def ledger_machine(
         for job_id in job_ids:
             send(job_id)
 
-    monkeypatch.setattr(dispatch, "send_run_job", send)
-    monkeypatch.setattr(dispatch, "send_run_jobs", send_all)
+    monkeypatch.setattr(publish, "send_run_job", send)
+    monkeypatch.setattr(publish, "send_run_jobs", send_all)
     monkeypatch.setattr(
-        dispatch, "send_marker", lambda marker_id: current[0]._send(MARKER, marker_id)
+        publish, "send_marker", lambda marker_id: current[0]._send(MARKER, marker_id)
     )
 
     def plan(event: LoginEvent) -> jobs.JobSpec:

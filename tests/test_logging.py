@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from postlogin import dispatch, jobs, ledger, runner
+from postlogin import enqueue, jobs, publish, runner
 from postlogin.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_a_jobs_whole_life_is_logged_once_per_transition(
     flaky_kind.extend(["transient", "permanent", "ok"])
     expected = {"job_id": job.pk, "user_id": job.user_id, "kind": "flaky"}
 
-    dispatch.publish([job.pk])
+    publish.publish([job.pk])
     (queued,) = transitions()
     assert set(queued) == FIELDS
     assert queued == {**expected, "event": "queued", "state": "queued", "attempt": 0, **NO_RUN}
@@ -82,13 +82,13 @@ def test_a_jobs_whole_life_is_logged_once_per_transition(
     assert failed["duration_ms"] >= 0
 
     with django_capture_on_commit_callbacks(execute=True):
-        ledger.replay(Job.objects.filter(pk=job.pk))
+        enqueue.replay(Job.objects.filter(pk=job.pk))
     replayed, queued = transitions()
     assert (replayed["event"], replayed["state"], replayed["attempt"]) == ("replayed", "pending", 0)
     assert (queued["event"], queued["state"]) == ("queued", "queued")
 
     Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
-    assert dispatch.relay() == [job.pk]
+    assert publish.relay() == [job.pk]
     (relayed,) = transitions()
     assert (relayed["event"], relayed["state"]) == ("relayed", "queued")
 
@@ -128,7 +128,7 @@ def test_only_the_jobs_this_publish_queued_are_logged(
     make_job: Callable[..., Job], memory_broker: Any, transitions: Callable[[], list[Any]]
 ) -> None:
     waiting, running = make_job(key="a"), make_job(key="b", state="running")
-    dispatch.publish([waiting.pk, running.pk])
+    publish.publish([waiting.pk, running.pk])
     assert [(t["event"], t["job_id"]) for t in transitions()] == [("queued", waiting.pk)]
 
 
@@ -141,4 +141,4 @@ def test_no_query_for_log_fields_when_info_is_off(
     job = make_job()
     caplog.set_level(logging.WARNING, logger="postlogin.ledger")
     with django_assert_num_queries(1):  # the UPDATE to queued
-        dispatch.publish([job.pk])
+        publish.publish([job.pk])

@@ -15,10 +15,10 @@ from celery.signals import before_task_publish
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from postlogin import dispatch, tasks
-from postlogin.dispatch import RUN_JOB_TASK
+from postlogin import publish, tasks
 from postlogin.markers import MARKER_TASK
 from postlogin.models import Job, RelayMarker
+from postlogin.publish import RUN_JOB_TASK
 
 from .helpers import celery_app, unused_port
 
@@ -60,34 +60,34 @@ def test_a_queued_job_is_published_again_once_a_worker_ran_a_marker_behind_it(
     make_job: MakeJob, memory_broker: Callable[[], Published]
 ) -> None:
     job = queued_job(make_job, "lost")
-    assert dispatch.relay() == []
+    assert publish.relay() == []
     jobs, first = split(memory_broker())
     assert (jobs, len(first)) == ([], 1), "a marker goes out behind the waiting job"
-    assert dispatch.relay() == [], "while no worker has reached a marker, the job only waits"
+    assert publish.relay() == [], "while no worker has reached a marker, the job only waits"
     jobs, second = split(memory_broker())
     assert (jobs, len(second)) == ([], 1), "a new marker each run"
 
     # The queue was emptied (a flush): the worker never sees the first marker, only the next.
     run_markers(second)
-    assert dispatch.relay() == [job.pk]
+    assert publish.relay() == [job.pk]
     job.refresh_from_db()
     assert job.state == "queued"
     assert job.lease_until is not None
     assert job.lease_until > timezone.now() + QUEUED_AFTER / 2
     jobs, markers = split(memory_broker())
     assert (jobs, len(markers)) == ([job.pk], 1), "its message, then a marker behind it"
-    assert dispatch.relay() == [], "one marker publishes a lost job once"
+    assert publish.relay() == [], "one marker publishes a lost job once"
 
 
 def test_a_job_queued_after_the_marker_was_published_is_left_waiting(
     make_job: MakeJob, memory_broker: Callable[[], Published]
 ) -> None:
     queued_job(make_job, "first")
-    dispatch.relay()
+    publish.relay()
     _jobs, marker_ids = split(memory_broker())
     later = queued_job(make_job, "later")  # its message is behind the marker
     run_markers(marker_ids)
-    sent = dispatch.relay()
+    sent = publish.relay()
     assert later.pk not in sent
     assert len(sent) == 1
 
@@ -99,18 +99,18 @@ def test_a_retry_waiting_for_its_countdown_is_not_lost(
     # run before then, yet the message is not lost.
     waiting = queued_job(make_job, "retry", due_in=60)
     plain = queued_job(make_job, "plain")
-    dispatch.relay()
+    publish.relay()
     _jobs, marker_ids = split(memory_broker())
     run_markers(marker_ids)
-    assert dispatch.relay() == [plain.pk]
+    assert publish.relay() == [plain.pk]
     plain.delete()
 
     # A marker published after its countdown ended, and run: the message is lost after all.
     Job.objects.filter(pk=waiting.pk).update(lease_until=timezone.now() + QUEUED_AFTER)
-    dispatch.relay()
+    publish.relay()
     _jobs, marker_ids = split(memory_broker())
     run_markers(marker_ids)
-    assert dispatch.relay() == [waiting.pk]
+    assert publish.relay() == [waiting.pk]
 
 
 def test_a_long_queue_keeps_the_markers_behind_it_and_nothing_is_published_again(
@@ -119,7 +119,7 @@ def test_a_long_queue_keeps_the_markers_behind_it_and_nothing_is_published_again
     for n in range(50):
         queued_job(make_job, f"k{n}")
     for _ in range(5):
-        assert dispatch.relay() == []
+        assert publish.relay() == []
     jobs, marker_ids = split(memory_broker())
     assert (jobs, len(marker_ids)) == ([], 5)
     assert RelayMarker.objects.filter(seen_at__isnull=True).count() == 5
@@ -131,7 +131,7 @@ def test_a_marker_published_while_a_relay_sends_does_not_make_its_jobs_look_lost
     old = timezone.now() - timedelta(minutes=1)
     for n in range(3):
         make_job(key=f"pending{n}", updated_at=old)
-    real_send = dispatch.send_run_job
+    real_send = publish.send_run_job
 
     def send_while_another_relay_marks(job_id: int) -> None:
         real_send(job_id)
@@ -140,19 +140,19 @@ def test_a_marker_published_while_a_relay_sends_does_not_make_its_jobs_look_lost
             # and run by a worker at once: the next messages are behind it, not lost.
             RelayMarker.objects.create(published_at=Now(), seen_at=Now())
 
-    monkeypatch.setattr(dispatch, "send_run_job", send_while_another_relay_marks)
-    assert len(dispatch.relay()) == 3
+    monkeypatch.setattr(publish, "send_run_job", send_while_another_relay_marks)
+    assert len(publish.relay()) == 3
     monkeypatch.undo()
-    assert dispatch.relay() == []
+    assert publish.relay() == []
 
 
 def test_no_marker_without_a_job_waiting_for_its_message(
     make_job: MakeJob, memory_broker: Callable[[], Published]
 ) -> None:
-    assert dispatch.relay() == []
+    assert publish.relay() == []
     queued_job(make_job, "retry", due_in=60)
     make_job(key="done", state="done")
-    assert dispatch.relay() == []
+    assert publish.relay() == []
     assert memory_broker() == []
     assert not RelayMarker.objects.exists()
 
@@ -161,9 +161,9 @@ def test_no_marker_when_the_broker_refuses(make_job: MakeJob) -> None:
     queued_job(make_job, "waiting")
     make_job(key="pending", updated_at=timezone.now() - timedelta(minutes=1))
     with celery_app(f"redis://127.0.0.1:{unused_port()}/0"):
-        assert dispatch.relay() == []  # the pending job's publish fails: no marker is tried
+        assert publish.relay() == []  # the pending job's publish fails: no marker is tried
         Job.objects.filter(state="pending").delete()
-        assert dispatch.relay() == []  # the marker's publish fails: its row goes
+        assert publish.relay() == []  # the marker's publish fails: its row goes
     assert not RelayMarker.objects.exists()
 
 
@@ -172,15 +172,15 @@ def test_markers_that_can_tell_nothing_more_are_deleted(
 ) -> None:
     queued_job(make_job, "waiting")
     for _ in range(3):
-        dispatch.relay()
+        publish.relay()
     _jobs, (first, second, third) = split(memory_broker())
     RelayMarker.objects.filter(pk=first).update(published_at=timezone.now() - 2 * QUEUED_AFTER)
     run_markers([second])
-    dispatch.relay()
+    publish.relay()
     assert set(RelayMarker.objects.values_list("pk", flat=True)) >= {second, third}
     assert not RelayMarker.objects.filter(pk=first).exists(), "older than the deadline"
     run_markers([third])
-    dispatch.relay()
+    publish.relay()
     assert not RelayMarker.objects.filter(pk=second).exists(), "a newer one was run"
     assert tasks.relay_marker(second) is False, "a pruned marker reaching a worker is harmless"
 
@@ -218,5 +218,5 @@ def test_the_marker_goes_where_run_job_messages_go(
     settings.POSTLOGIN = {**settings.POSTLOGIN, **postlogin}
     make_job(key="pending", updated_at=timezone.now() - timedelta(minutes=1))
     with celery_app("memory://", **conf):
-        assert len(dispatch.relay()) == 1
+        assert len(publish.relay()) == 1
     assert routing_keys == {RUN_JOB_TASK: {queue}, MARKER_TASK: {queue}}

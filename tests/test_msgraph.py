@@ -19,9 +19,9 @@ from social_django.models import UserSocialAuth
 
 from postlogin import runner
 from postlogin.events import LoginEvent
-from postlogin.jobs import plan_avatar
+from postlogin.kinds.avatar import plan_avatar
+from postlogin.kinds.avatar.graph import PHOTO_URL
 from postlogin.models import Job, Profile
-from postlogin.msgraph import PHOTO_URL
 from postlogin.providers import for_backend
 
 from .network import ConnectSpy, connect_spy, stub_resolver

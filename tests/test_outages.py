@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django.test import Client
 from social_django.models import UserSocialAuth
 
-from postlogin import dispatch
+from postlogin import publish
 from postlogin.models import Job, Profile
 
 from .helpers import (
@@ -80,7 +80,7 @@ def logins() -> Iterator[Callable[[int, Callable[[int], str]], list[float]]]:
 
 def relay_until_done(expected_jobs: int, timeout: float = 60) -> None:
     def all_done() -> bool:
-        dispatch.relay()
+        publish.relay()
         return Job.objects.filter(state="done").count() == expected_jobs
 
     try:
@@ -309,18 +309,18 @@ def test_two_relays_at_once_publish_each_job_once(
                 lease_until=old + timedelta(seconds=900),
             )
     RelayMarker.objects.create(published_at=old + timedelta(seconds=1), seen_at=now)
-    real_send = dispatch.send_run_job
+    real_send = publish.send_run_job
 
     def slow_send(job_id: int) -> None:
         time.sleep(0.01)  # keep both relays inside their transactions at the same time
         real_send(job_id)
 
-    monkeypatch.setattr(dispatch, "send_run_job", slow_send)
+    monkeypatch.setattr(publish, "send_run_job", slow_send)
     sent: list[list[int]] = []
 
     def relay() -> None:
         try:
-            sent.append(dispatch.relay(batch_size=25))
+            sent.append(publish.relay(batch_size=25))
         finally:
             connection.close()
 
@@ -329,7 +329,7 @@ def test_two_relays_at_once_publish_each_job_once(
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    published = [args[0] for name, args in memory_broker() if name == dispatch.RUN_JOB_TASK]
+    published = [args[0] for name, args in memory_broker() if name == publish.RUN_JOB_TASK]
     assert sorted(published) == sorted(set(published)), "a job was published twice"
     assert sorted(len(batch) for batch in sent) == [15, 25]
     assert Job.objects.filter(state="queued").count() == 40
@@ -350,7 +350,7 @@ def test_a_job_that_kills_its_worker_every_time_fails_after_its_budget(
     job = Job.objects.create(user=user, kind="kill_worker", key="once")
 
     def failed() -> bool:
-        dispatch.relay()
+        publish.relay()
         return Job.objects.get(pk=job.pk).state == "failed"
 
     with celery_app(broker_url), worker_process(broker_url, env, concurrency=1, pool="prefork"):

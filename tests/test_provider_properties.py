@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from postlogin import providers
 from postlogin.emails import normal_form, same_address
 from postlogin.events import LoginEvent
-from postlogin.jobs import plan_avatar, plan_welcome_email
+from postlogin.kinds.avatar import plan_avatar
+from postlogin.kinds.welcome_email import plan_welcome_email
 from postlogin.testing import assert_well_formed
 
 #: Every key an extractor reads, so that generated payloads reach every branch.

@@ -17,7 +17,8 @@ from django.test import Client
 from django.utils import timezone
 from social_django.models import UserSocialAuth
 
-from postlogin import runner, sync
+from postlogin import runner
+from postlogin.kinds import profile_sync
 from postlogin.models import Job, Profile
 
 from .devidp_server import (
@@ -117,7 +118,7 @@ def test_resync_with_a_stored_token_then_a_refreshed_one_then_a_revoked_one(
     job = run_sync()
     assert (job.state, job.attempts) == ("done", 1)
     assert Profile.objects.get(user=user).needs_login is True
-    assert sync.stale_accounts(10) == [], "not scheduled again until the user logs in"
+    assert profile_sync.stale_accounts(10) == [], "not scheduled again until the user logs in"
 
     login_at_provider(Client(), "grace")
     assert Profile.objects.get(user=user).needs_login is False
@@ -133,15 +134,15 @@ def test_only_due_accounts_are_picked_in_bounded_batches(
     Profile.objects.create(user=fresh, synced_at=timezone.now())
     older = django_user_model.objects.get(username="u1")
     Profile.objects.create(user=older, synced_at=timezone.now() - timedelta(days=3))
-    assert len(sync.stale_accounts(limit=3)) == 3
-    due = sync.stale_accounts(limit=10)
+    assert len(profile_sync.stale_accounts(limit=3)) == 3
+    due = profile_sync.stale_accounts(limit=10)
     assert fresh.pk not in {account.user_id for account in due}
     assert len(due) == 4
     assert due[-1].user_id == older.pk, "never synced first, then the oldest sync"
     assert {(account.source, account.provider) for account in due} == {("social_auth", "oidc")}
-    first = sync.schedule_stale(limit=10)
+    first = profile_sync.schedule_stale(limit=10)
     assert len(first) == 4
-    assert sync.schedule_stale(limit=10) == [], "an overlapping run records nothing new"
+    assert profile_sync.schedule_stale(limit=10) == [], "an overlapping run records nothing new"
     assert Job.objects.filter(kind="profile_sync").count() == 4
     job = Job.objects.get(kind="profile_sync", user=older)
     social = UserSocialAuth.objects.get(user=older)
@@ -155,17 +156,17 @@ def test_an_account_that_cannot_be_synced_waits_its_turn_instead_of_filling_ever
     for n in range(3):
         user = django_user_model.objects.create_user(f"u{n}")
         UserSocialAuth.objects.create(user=user, provider="oidc", uid=f"sub{n}")
-    [job_id] = sync.schedule_stale(limit=1)
+    [job_id] = profile_sync.schedule_stale(limit=1)
     Job.objects.filter(pk=job_id).update(state="failed")  # e.g. the backend was removed
-    [second] = sync.schedule_stale(limit=1)
-    [third] = sync.schedule_stale(limit=1)
+    [second] = profile_sync.schedule_stale(limit=1)
+    [third] = profile_sync.schedule_stale(limit=1)
     assert len({job_id, second, third}) == 3
-    assert sync.schedule_stale(limit=1) == []
+    assert profile_sync.schedule_stale(limit=1) == []
     # Two hours later (RESYNC_AFTER is one), the failed one is due again, under a new key; the
     # two still waiting in the queue are not recorded twice.
     later = timezone.now() + timedelta(hours=2)
     monkeypatch.setattr(timezone, "now", lambda: later)
-    [again] = sync.schedule_stale(limit=3)
+    [again] = profile_sync.schedule_stale(limit=3)
     assert Job.objects.get(pk=again).user_id == Job.objects.get(pk=job_id).user_id
     assert again != job_id
 
@@ -175,7 +176,7 @@ def test_a_job_for_an_account_that_is_gone_fails_at_once(
 ) -> None:
     user = django_user_model.objects.create_user("gone")
     UserSocialAuth.objects.create(user=user, provider="oidc", uid="sub")
-    [job_id] = sync.schedule_stale()
+    [job_id] = profile_sync.schedule_stale()
     UserSocialAuth.objects.all().delete()
     runner.run(job_id)
     job = Job.objects.get(pk=job_id)
@@ -202,14 +203,14 @@ def test_without_last_login_refused_accounts_stay_out(
     user = django_user_model.objects.create_user("u", last_login=timezone.now())
     UserSocialAuth.objects.create(user=user, provider="oidc", uid="sub")
     Profile.objects.create(user=user, tokens_refused_at=timezone.now() - timedelta(days=1))
-    assert [account.user_id for account in sync.stale_accounts(10)] == [user.pk], (
+    assert [account.user_id for account in profile_sync.stale_accounts(10)] == [user.pk], (
         "logged in since the refusal: due again"
     )
 
     fields = [f for f in django_user_model._meta.concrete_fields if f.name != "last_login"]
     no_last_login = SimpleNamespace(_meta=SimpleNamespace(concrete_fields=fields))
-    monkeypatch.setattr(sync, "get_user_model", lambda: no_last_login)
-    assert sync.stale_accounts(10) == [], "a later login cannot be told: left out"
+    monkeypatch.setattr(profile_sync, "get_user_model", lambda: no_last_login)
+    assert profile_sync.stale_accounts(10) == [], "a later login cannot be told: left out"
 
 
 @pytest.mark.parametrize(("retry_after", "wait"), [("7", 7.0), ("\u00b2", None), ("soon", None)])

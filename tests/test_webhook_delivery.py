@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from postlogin import dispatch
+from postlogin import publish
 from postlogin.models import Job
 
 from .helpers import celery_app, require_postgresql, running_worker, wait_until, worker_process
@@ -113,7 +113,7 @@ def test_rate_limit_shared_by_two_worker_processes(
             worker_process(redis_url, env, concurrency=8),
             worker_process(redis_url, env, concurrency=8),
         ):
-            dispatch.publish(list(Job.objects.values_list("pk", flat=True)))
+            publish.publish(list(Job.objects.values_list("pk", flat=True)))
             wait_until(lambda: Job.objects.filter(state="done").count() == 200, timeout=60)
     arrivals = sorted(at for at, _id, _payload in crm.deliveries)
     assert len(arrivals) == 200

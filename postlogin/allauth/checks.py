@@ -12,7 +12,7 @@ from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
-from .. import jobs
+from .. import jobs, kinds
 from ..checks.celery_config import in_beat_schedule
 from ..conf import postlogin_settings
 from ..tokens import handler_needs_access_token
@@ -31,7 +31,7 @@ def check_token_storage(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         kind = jobs.get_kind(name)
         if kind is not None and handler_needs_access_token(kind.handler):
             needing.append(name)
-        elif name == "avatar" and apps.is_installed(MICROSOFT):
+        elif name == kinds.AVATAR and apps.is_installed(MICROSOFT):
             needing.append("avatar (Microsoft's photo is read from Graph with the token)")
     if not needing:
         return []

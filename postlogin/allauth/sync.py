@@ -27,8 +27,7 @@ from django.utils import timezone
 
 from .. import providers
 from ..events import ProviderProfile
-from ..jobs import PermanentJobError, RetryLater
-from ..net import retry_after_seconds
+from ..jobs import PermanentJobError, retry_after
 from ..numbers import ascii_int
 from ..sync import TokensRefused
 from .logins import provider_payload
@@ -164,10 +163,7 @@ def _classified(exc: Exception, token: SocialToken) -> Exception:
         return TokensRefused(str(exc))
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None) or {}
-    wait = retry_after_seconds(headers.get("Retry-After"))
-    if wait is not None:
-        return RetryLater(wait, str(exc))
-    return exc
+    return retry_after(headers.get("Retry-After"), str(exc)) or exc
 
 
 SOURCE = AllauthAccounts()

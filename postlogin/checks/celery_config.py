@@ -19,8 +19,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
 from ..conf import postlogin_settings
+from ..publish import RUN_JOB_TASK
 
-RUN_JOB = "postlogin.run_job"
+RUN_JOB = RUN_JOB_TASK
 RELAY = "postlogin.relay_pending"
 POSTLOGIN_TASKS = (RUN_JOB, RELAY)
 REDIS_SCHEMES = frozenset({"redis", "rediss", "redis+socket", "sentinel"})

@@ -10,6 +10,7 @@ from django.core.checks import CheckMessage, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .. import kinds
 from ..conf import postlogin_settings
 
 
@@ -41,10 +42,10 @@ def smtp_without_timeout() -> str | None:
 @register("postlogin")
 def check_smtp_timeout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     try:
-        kinds = {*postlogin_settings.SIGNUP_JOBS, *postlogin_settings.LOGIN_JOBS}
+        names = {*postlogin_settings.SIGNUP_JOBS, *postlogin_settings.LOGIN_JOBS}
     except ImproperlyConfigured:
         return []  # postlogin.E002
-    setting = smtp_without_timeout() if "welcome_email" in kinds else None
+    setting = smtp_without_timeout() if kinds.WELCOME_EMAIL in names else None
     if setting is None:
         return []
     return [

@@ -15,8 +15,8 @@ from PIL import Image
 from responses import matchers
 
 from postlogin import runner
+from postlogin.kinds.avatar.graph import PHOTO_URL
 from postlogin.models import Job, Profile
-from postlogin.msgraph import PHOTO_URL
 
 from ..network import connect_spy, stub_resolver
 from ..payloads.microsoft import GRAPH_ME, GRAPH_TOKEN

@@ -13,7 +13,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from postlogin import runner, sync
+from postlogin import runner
+from postlogin.kinds import profile_sync
 from postlogin.models import Job, Profile
 
 from ..devidp_server import expire_access_tokens, revoke
@@ -48,7 +49,7 @@ def test_resync_at_the_local_provider_stored_then_refreshed_then_revoked(
     Profile.objects.filter(user=user).update(avatar_source_url="https://old.example/grace.png")
     memory_broker()
 
-    [due] = sync.stale_accounts(10)
+    [due] = profile_sync.stale_accounts(10)
     assert (due.source, due.provider, due.user_id) == ("allauth", "oidc", user.pk)
     with django_capture_on_commit_callbacks(execute=True):
         job = run_sync()
@@ -84,7 +85,7 @@ def test_resync_at_the_local_provider_stored_then_refreshed_then_revoked(
     job = run_sync()
     assert (job.state, job.attempts) == ("done", 1)
     assert Profile.objects.get(user=user).needs_login is True
-    assert sync.stale_accounts(10) == [], "not scheduled again until the user logs in"
+    assert profile_sync.stale_accounts(10) == [], "not scheduled again until the user logs in"
 
     assert sign_in(Client(), "grace")["Location"] == "/done/"
     assert Profile.objects.get(user=user).needs_login is False
@@ -157,7 +158,7 @@ def test_a_rate_limited_answer_waits_as_told_and_a_refusal_without_refresh_token
     responses.replace(
         responses.GET, "https://api.github.com/user", status=429, headers={"Retry-After": "42"}
     )
-    [job_id] = sync.schedule_stale()
+    [job_id] = profile_sync.schedule_stale()
     outcome = runner.run(job_id)
     assert (outcome.state, outcome.countdown) == ("retry", 42)
 
@@ -198,9 +199,9 @@ def test_accounts_without_a_stored_token_are_not_picked(user: Any) -> None:
     from allauth.socialaccount.models import SocialAccount, SocialToken
 
     SocialAccount.objects.create(user=user, provider="github", uid="1")
-    assert sync.stale_accounts(10) == []
+    assert profile_sync.stale_accounts(10) == []
     SocialToken.objects.create(account=SocialAccount.objects.get(), token="gho_x")
-    [due] = sync.stale_accounts(10)
+    [due] = profile_sync.stale_accounts(10)
     assert (due.source, due.provider) == ("allauth", "github")
 
 
@@ -211,7 +212,7 @@ def test_a_passing_failure_is_retried_and_a_token_refused_after_a_refresh_ends(
     mock_github(responses.mock)
     allauth_login(client, "github")
     user = get_user_model().objects.get(username="octocat")
-    [job_id] = sync.schedule_stale()
+    [job_id] = profile_sync.schedule_stale()
     responses.replace(responses.GET, "https://api.github.com/user", status=503)
     outcome = runner.run(job_id)
     assert outcome.state == "retry"
@@ -266,7 +267,7 @@ def test_jobs_for_an_account_or_app_that_is_gone_fail_at_once(
     allauth_login(client, "github")
     user = get_user_model().objects.get(username="octocat")
 
-    [job_id] = sync.schedule_stale()
+    [job_id] = profile_sync.schedule_stale()
     SocialToken.objects.all().delete()
     runner.run(job_id)
     assert Profile.objects.get(user=user).needs_login is True, "no token: only a login helps"
@@ -274,7 +275,7 @@ def test_jobs_for_an_account_or_app_that_is_gone_fail_at_once(
     Profile.objects.filter(user=user).update(tokens_refused_at=None)
     make_stale(user)
     SocialToken.objects.create(account=SocialAccount.objects.get(), token="gho_x")
-    [job_id] = sync.schedule_stale()
+    [job_id] = profile_sync.schedule_stale()
     settings.SOCIALACCOUNT_PROVIDERS = {
         name: conf for name, conf in settings.SOCIALACCOUNT_PROVIDERS.items() if name != "github"
     }
@@ -284,7 +285,7 @@ def test_jobs_for_an_account_or_app_that_is_gone_fail_at_once(
     assert "no allauth app for 'github'" in job.last_error
 
     make_stale(user)
-    [job_id] = sync.schedule_stale()
+    [job_id] = profile_sync.schedule_stale()
     SocialAccount.objects.all().delete()
     runner.run(job_id)
     assert "no longer exists" in Job.objects.get(pk=job_id).last_error

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 
-from postlogin import dispatch
+from postlogin import publish
 from postlogin.models import Job
 
 from ..helpers import (
@@ -59,7 +59,7 @@ def test_black_holed_picture_host_costs_its_timeouts_and_delays_nothing_else(
         dark = [jobs_for(n, f"http://127.0.0.1:{dark_port}/u{n}.png") for n in range(1, 4)]
         others = [jobs_for(n, good.url(f"/u{n}.png")) for n in range(4, 10)]
         with running_worker(app, concurrency=2):
-            dispatch.publish([job.pk for pair in dark + others for job in pair])
+            publish.publish([job.pk for pair in dark + others for job in pair])
             flowing = [job.pk for pair in others for job in pair] + [pair[1].pk for pair in dark]
             wait_until(
                 lambda: Job.objects.filter(pk__in=flowing, state="done").count() == len(flowing),

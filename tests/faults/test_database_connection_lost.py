@@ -69,12 +69,12 @@ def test_connection_dropped_under_a_running_job_is_retried_not_left_to_the_lease
 def test_the_relay_during_a_database_outage_logs_one_line(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from postlogin import dispatch, tasks
+    from postlogin import publish, tasks
 
     def database_down(batch_size: int | None = None) -> list[int]:
         raise OperationalError('connection to server at "127.0.0.1", port 5432 failed')
 
-    monkeypatch.setattr(dispatch, "relay", database_down)
+    monkeypatch.setattr(publish, "relay", database_down)
     with caplog.at_level(logging.WARNING, logger="postlogin.tasks"):
         assert tasks.relay_pending() == 0
     assert "relay skipped: the database failed (OperationalError: connection to" in caplog.text

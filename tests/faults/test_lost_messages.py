@@ -21,7 +21,7 @@ from celery import Celery
 from celery.signals import before_task_publish
 from django.core import mail
 
-from postlogin import dispatch, jobs
+from postlogin import jobs, publish
 from postlogin.models import Job, RelayMarker
 
 from ..helpers import celery_app, require_postgresql, running_worker, wait_until
@@ -59,7 +59,7 @@ def run_job_messages() -> Iterator[list[int]]:
     published: list[int] = []
 
     def record(sender: str, body: Any, **kwargs: Any) -> None:
-        if sender == dispatch.RUN_JOB_TASK:
+        if sender == publish.RUN_JOB_TASK:
             published.append(body[0][0])
 
     before_task_publish.connect(record, weak=False)
@@ -76,7 +76,7 @@ def queue_jobs(users: list[Any], kind: str) -> list[int]:
         for user in users
     )
     ids = [job.pk for job in rows]
-    assert sorted(dispatch.publish(ids)) == sorted(ids)
+    assert sorted(publish.publish(ids)) == sorted(ids)
     assert Job.objects.filter(state="queued").count() == len(ids)
     return ids
 
@@ -132,7 +132,7 @@ def test_a_long_healthy_queue_is_not_published_again(
     )
     concurrency = 2
     with celery_app(broker_url) as app:
-        assert sorted(dispatch.publish([job.pk for job in rows])) == sorted(j.pk for j in rows)
+        assert sorted(publish.publish([job.pk for job in rows])) == sorted(j.pk for j in rows)
         initial = len(run_job_messages)
         relays = 0
         with running_worker(app, concurrency=concurrency):
@@ -140,7 +140,7 @@ def test_a_long_healthy_queue_is_not_published_again(
                 wait_until(lambda: Job.objects.filter(state="running").count() == concurrency)
                 # The queue is long and moving slowly: relay after relay, nothing is lost.
                 for _ in range(10):
-                    assert dispatch.relay() == []
+                    assert publish.relay() == []
                     relays += 1
                 assert len(run_job_messages) == initial
             finally:
@@ -148,7 +148,7 @@ def test_a_long_healthy_queue_is_not_published_again(
 
             def relayed_until_done() -> bool:
                 nonlocal relays
-                dispatch.relay()  # as often as it takes: more chances to publish a duplicate
+                publish.relay()  # as often as it takes: more chances to publish a duplicate
                 relays += 1
                 return Job.objects.filter(state="done").count() == BACKLOG_JOBS
 

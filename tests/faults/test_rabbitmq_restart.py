@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from postlogin import dispatch
+from postlogin import publish
 from postlogin.models import Job, Profile
 
 from ..helpers import require_postgresql, wait_until
@@ -48,11 +48,11 @@ def test_rabbitmq_restart_with_workers_connected(
     ) as scenario:
         host, worker = scenario.host, scenario.worker
         # Two downloads hang (their messages unacknowledged); four more wait in the queue.
-        assert len(dispatch.publish(avatar_jobs(host, range(1, 7)))) == 6
+        assert len(publish.publish(avatar_jobs(host, range(1, 7)))) == 6
         wait_until(lambda: Job.objects.filter(state="running").count() == HELD, timeout=30)
         rabbitmq_server.stop()
         # Logins while the broker is down: their jobs are recorded, the publish fails quietly.
-        assert dispatch.publish(avatar_jobs(host, range(7, 9))) == []
+        assert publish.publish(avatar_jobs(host, range(7, 9))) == []
         rabbitmq_server.start()
         started = time.monotonic()
         back.set()

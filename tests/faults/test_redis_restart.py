@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from postlogin import dispatch
+from postlogin import publish
 from postlogin.models import Job, Profile
 
 from ..helpers import require_postgresql, wait_until
@@ -50,7 +50,7 @@ def test_redis_broker_loses_its_messages_and_the_relay_resends_them(
     ) as scenario:
         host, worker = scenario.host, scenario.worker
         # Two downloads hang; four more jobs wait in Redis behind them.
-        assert len(dispatch.publish(avatar_jobs(host, range(1, 7)))) == 6
+        assert len(publish.publish(avatar_jobs(host, range(1, 7)))) == 6
         wait_until(lambda: Job.objects.filter(state="running").count() == HELD, timeout=30)
         redis_server.restart() if loss == "restart" else flush(redis_server)
         started = time.monotonic()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from django.db.models.functions import Now
 
-from postlogin import dispatch, markers
+from postlogin import markers, publish
 from postlogin.models import Job, Profile, RelayMarker
 
 from ..helpers import celery_app, http_server, png, require_postgresql, wait_until, worker_process
@@ -71,7 +71,7 @@ def test_a_worker_clock_ten_minutes_off_steals_no_lease_and_extends_none(
         # A worker whose clock is right runs the job; its download hangs.
         workers.enter_context(worker_process(redis_server.url, env, concurrency=1, output=output))
         [running] = avatar_jobs(host, range(1, 2))
-        assert dispatch.publish([running]) == [running]
+        assert publish.publish([running]) == [running]
         wait_until(lambda: Job.objects.filter(pk=running, state="running").exists(), timeout=30)
         claimed = Job.objects.get(pk=running)
 
@@ -93,7 +93,7 @@ def test_a_worker_clock_ten_minutes_off_steals_no_lease_and_extends_none(
         # one thread each, so the marker seen means the duplicate was handled before it.
         sent = []
         for name in clocks:
-            app.send_task(dispatch.RUN_JOB_TASK, args=(running,), queue=name)
+            app.send_task(publish.RUN_JOB_TASK, args=(running,), queue=name)
             sent.append(RelayMarker.objects.create(published_at=Now()).pk)
             app.send_task(markers.MARKER_TASK, args=(sent[-1],), queue=name)
         # Seen, or seen and then pruned by a relay run (which deletes only seen markers).

@@ -13,7 +13,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ... import dispatch, ledger, prune
+from ... import enqueue, prune, publish
 from ...models import Job
 
 
@@ -87,11 +87,11 @@ class Command(BaseCommand):
             jobs = jobs.filter(kind=options["kind"])
         if options["since"]:
             jobs = jobs.filter(created_at__gte=options["since"])
-        replayed = ledger.replay(jobs)
+        replayed = enqueue.replay(jobs)
         self.stdout.write(f"{len(replayed)} failed job(s) sent round again")
 
     def handle_relay(self, **options: Any) -> None:
-        sent = dispatch.relay(options["batch_size"])
+        sent = publish.relay(options["batch_size"])
         self.stdout.write(f"{len(sent)} job(s) published")
 
     def handle_prune(self, **options: Any) -> None:

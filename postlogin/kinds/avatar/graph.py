@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from django.apps import apps
 
-from .avatars import AvatarRejected, fetch_avatar_image
-from .tokens import access_token_for
+from ...avatars import AvatarRejected, fetch_avatar_image
+from ...tokens import access_token_for
 
 #: Where the photo is: the largest size the user has (up to 648x648 pixels).
 PHOTO_URL = "https://graph.microsoft.com/v1.0/me/photo/$value"
