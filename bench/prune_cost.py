@@ -41,10 +41,10 @@ from .stats import ratio, summarize
 
 FILL_SQL = """
 INSERT INTO postlogin_job
-    (user_id, kind, key, provider, payload, state, attempts, last_error,
+    (user_id, kind, key, provider, payload, state, attempts, last_error, error_code,
      created_at, updated_at, finished_at)
 SELECT users.ids[1 + g %% cardinality(users.ids)], 'webhook', 'crm:login:' || g, 'oidc',
-       '{}'::jsonb, CASE WHEN g %% 20 = 0 THEN 'failed' ELSE 'done' END, 1, '', at, at, at
+       '{}'::jsonb, CASE WHEN g %% 20 = 0 THEN 'failed' ELSE 'done' END, 1, '', '', at, at, at
 FROM generate_series(1, %(rows)s) AS g,
      (SELECT array_agg(id ORDER BY id) AS ids FROM auth_user WHERE username LIKE 'old%%') AS users,
      LATERAL (SELECT CASE
@@ -55,9 +55,9 @@ FROM generate_series(1, %(rows)s) AS g,
 """
 PER_USER_SQL = """
 INSERT INTO postlogin_job
-    (user_id, kind, key, provider, payload, state, attempts, last_error,
+    (user_id, kind, key, provider, payload, state, attempts, last_error, error_code,
      created_at, updated_at, finished_at)
-SELECT id, kind, key, 'oidc', '{}'::jsonb, 'done', 1, '', at, at, at
+SELECT id, kind, key, 'oidc', '{}'::jsonb, 'done', 1, '', '', at, at, at
 FROM auth_user,
      LATERAL (VALUES
         ('welcome_email', 'once'),
