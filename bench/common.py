@@ -233,6 +233,26 @@ class Children:
         self.stop_all()
 
 
+def run_json_child(command: list[str], *, timeout: float, name: str) -> dict[str, Any]:
+    """Run ``command`` (a ``python -m bench...`` child, in a process group of its own, from the
+    checkout) and return the JSON object it printed last (see :func:`json_result`)."""
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, start_new_session=True)
+    return json_result(child, timeout=timeout, name=name)
+
+
+def json_result(child: subprocess.Popen[bytes], *, timeout: float, name: str) -> dict[str, Any]:
+    """Wait up to ``timeout`` s for ``child`` (stopped by its PID in any case), then parse the
+    last line of its output as JSON; a non-zero exit raises ``RuntimeError("<name> failed")``."""
+    try:
+        out, _ = child.communicate(timeout=timeout)
+    finally:
+        stop_process_group(child, timeout=5)
+    if child.returncode != 0:
+        raise RuntimeError(f"{name} failed")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
 def stop_on_sigterm() -> None:
     """Turn SIGTERM into KeyboardInterrupt, so that ``finally`` blocks stop every child."""
 

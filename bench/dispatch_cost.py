@@ -23,15 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from tests.support.processes import stop_process_group
 
 from . import common
 
@@ -286,22 +283,15 @@ def measure_in_child(
     with common.bench_database(db_services, "postlogin_bench_dispatch", workdir) as database_url:
         if broker.startswith("redis"):
             common.purge_queue(broker, common.TASK_QUEUE)
-        child = subprocess.Popen(
-            child_command(args, database_url, broker, workdir, profile),
-            cwd=common.ROOT,
-            stdout=subprocess.PIPE,
-            start_new_session=True,
-        )
         try:
-            out, _ = child.communicate(timeout=600)
+            return common.run_json_child(
+                child_command(args, database_url, broker, workdir, profile),
+                timeout=600,
+                name=f"dispatch_cost child for {label}",
+            )
         finally:
-            stop_process_group(child, timeout=5)
-        if broker.startswith("redis"):
-            common.purge_queue(broker, common.TASK_QUEUE)
-    if child.returncode != 0:
-        raise RuntimeError(f"dispatch_cost child for {label} failed")
-    run: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return run
+            if broker.startswith("redis"):
+                common.purge_queue(broker, common.TASK_QUEUE)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -217,14 +217,7 @@ def start_pruner(args: argparse.Namespace, *extra: str) -> subprocess.Popen[byte
 
 def finish_pruner(process: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
     """Wait for the pruner (stopped by its PID in any case); what it printed last, as JSON."""
-    try:
-        out, _ = process.communicate(timeout=timeout)
-    finally:
-        stop_process_group(process, timeout=5)
-    if process.returncode != 0:
-        raise RuntimeError("the pruner failed")
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return result
+    return common.json_result(process, timeout=timeout, name="the pruner")
 
 
 def batched_rounds(logins: Logins, args: argparse.Namespace) -> dict[str, Any]:
@@ -380,16 +373,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             ),
             f"--max-seconds={args.max_seconds}",
         ]
-        child = subprocess.Popen(
-            command, cwd=common.ROOT, stdout=subprocess.PIPE, start_new_session=True
-        )
-        try:
-            out, _ = child.communicate(timeout=1800)
-        finally:
-            stop_process_group(child, timeout=5)
-        if child.returncode != 0:
-            raise RuntimeError("prune_cost child failed")
-    run = json.loads(out.decode().strip().splitlines()[-1])
+        run = common.run_json_child(command, timeout=1800, name="prune_cost child")
     result = {
         "machine": common.machine_info(services),
         "params": {
