@@ -29,7 +29,7 @@ test: lint pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy postlogin tests
+	$(BIN)/mypy postlogin tests bench
 
 ## pytest: the suite under each auth stack's settings, coverage combined over the three runs:
 ## social-auth only (everything but tests/allauth, demo and browser tests included), allauth

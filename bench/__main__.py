@@ -15,7 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import common, prune_cost
+from tests.support.processes import stop_process_group
+
+from . import common, dispatch_cost, prune_cost, worker_throughput
+from .login import report
 
 BENCHMARKS = ("dispatch_cost", "worker_throughput", "login_latency", "prune_cost")
 QUICK = {
@@ -26,12 +29,31 @@ QUICK = {
 }
 
 
-def _ms(value: Any) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+def machine_lines(machine: dict[str, Any] | None) -> list[str]:
+    """One line: the machine, the versions and the services the results came from."""
+    if not machine:
+        return []
+    versions = machine.get("versions", {})
+    services = machine.get("services", {})
+    return [
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"{machine['os']}; Python {machine['python']}, Django {versions.get('Django')}, "
+        f"Celery {versions.get('celery')}, gunicorn {versions.get('gunicorn')}; "
+        f"{services.get('database')}, {services.get('broker')}.",
+        "",
+    ]
 
 
-def _x(value: Any) -> str:
-    return "-" if value is None else f"{value:.2f}x"
+def target_lines(*results: dict[str, Any] | None) -> list[str]:
+    """Every target the results check, met or **missed**."""
+    checks = [check for result in results for check in (result or {}).get("targets", [])]
+    if not checks:
+        return []
+    lines = ["", "Targets:", ""]
+    for check in checks:
+        mark = "met" if check["met"] else "**missed**"
+        lines.append(f"- {check['target']}: {check['value']} ({mark})")
+    return lines
 
 
 def summary_markdown(
@@ -40,94 +62,18 @@ def summary_markdown(
     dispatch: dict[str, Any] | None,
     prune: dict[str, Any] | None = None,
 ) -> str:
-    """The README's "Performance" tables, from the result files (any may be missing)."""
-    lines: list[str] = []
-    machine = (latency or worker or dispatch or {}).get("machine")
-    if machine:
-        versions = machine.get("versions", {})
-        services = machine.get("services", {})
-        lines += [
-            f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
-            f"{machine['os']}; Python {machine['python']}, Django {versions.get('Django')}, "
-            f"Celery {versions.get('celery')}, gunicorn {versions.get('gunicorn')}; "
-            f"{services.get('database')}, {services.get('broker')}.",
-            "",
-        ]
+    """The README's "Results" tables, from the result files (any may be missing); each
+    benchmark renders its own."""
+    lines = machine_lines((latency or worker or dispatch or {}).get("machine"))
     if latency:
-        params = latency["params"]
-        lines += [
-            f"Login latency ({params['logins_per_variant']} logins per variant, concurrency "
-            f"{params['concurrency']}, {params['rounds']} interleaved rounds, {params['server']}, "
-            f"avatar host {params['avatar_delay_s']:g} s; milliseconds, client side):",
-            "",
-            "| variant | /complete/ p50 | p95 | p99 | whole login p50 | p99 | failed "
-            "| p50 vs bare | p99 vs bare |",
-            "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
-        ]
-        for name, v in latency["variants"].items():
-            ratios = v.get("ratio_to_bare", {})
-            lines.append(
-                f"| {name} | {_ms(v['complete_ms']['p50'])} | {_ms(v['complete_ms']['p95'])} | "
-                f"{_ms(v['complete_ms']['p99'])} | {_ms(v['login_ms']['p50'])} | "
-                f"{_ms(v['login_ms']['p99'])} | {v['failed']} | "
-                f"{_x(ratios.get('complete_ms_p50'))} | {_x(ratios.get('complete_ms_p99'))} |"
-            )
-        outages = {k: v for k, v in latency["variants"].items() if "breaker" in v}
-        if outages:
-            lines += [
-                "",
-                "Broker outages, /complete/ p99 by what the circuit breaker did (ms):",
-                "",
-                "| variant | all logins | after every process tripped | breaker open "
-                "| after trip vs bare p99 | logins that tried the broker | their publish p50 |",
-                "|---|--:|--:|--:|--:|--:|--:|",
-            ]
-            for name, v in outages.items():
-                b = v["breaker"]
-                lines.append(
-                    f"| {name} | {_ms(v['complete_ms']['p99'])} | "
-                    f"{_ms(b['complete_ms_after_trip']['p99'])} | "
-                    f"{_ms(b['complete_ms_breaker_open']['p99'])} | "
-                    f"{_x(v['ratio_to_bare'].get('complete_ms_p99_after_trip'))} | "
-                    f"{b['probe_logins']} | {_ms(b['probe_publish_ms']['p50'])} |"
-                )
+        lines += report.summary_lines(latency)
     if worker:
-        r, p = worker["results"], worker["params"]
-        lines += [
-            "",
-            f"Worker throughput ({p['jobs']} avatar jobs, avatar host "
-            f"{p['avatar_host_latency_s']:g} s, `{p['worker']}`):",
-            "",
-            "| wall | ideal | jobs/s | efficiency | worker CPU per job | worker peak RSS |",
-            "|--:|--:|--:|--:|--:|--:|",
-            f"| {r['wall_seconds']} s | {r['ideal_seconds']} s | {r['jobs_per_second']} | "
-            f"{r['efficiency']} | {r['worker_cpu_ms_per_job']} ms | "
-            f"{r['worker_peak_rss_mib']} MiB |",
-        ]
+        lines += ["", *worker_throughput.summary_lines(worker)]
     if dispatch:
-        lines += [
-            "",
-            "Dispatch cost per login (2 jobs; CPU of the web process, microseconds; wall in "
-            "brackets):",
-            "",
-            "| database | broker | record | publish | dispatch (record + commit + publish) "
-            "| one user INSERT |",
-            "|---|---|--:|--:|--:|--:|",
-        ]
-        for run in dispatch["runs"]:
-            s = run["scenarios"]
-            cells = " | ".join(
-                f"{s[n]['cpu_us']:,.0f} ({s[n]['wall_us']:,.0f})"
-                for n in ("record", "publish", "dispatch", "user_insert")
-            )
-            lines.append(f"| {run['database']} | {run['broker']} | {cells} |")
+        lines += ["", *dispatch_cost.summary_lines(dispatch)]
     if prune:
         lines += ["", *prune_cost.summary_lines(prune)]
-    if latency or worker:
-        lines += ["", "Targets:", ""]
-        for check in (latency or {}).get("targets", []) + (worker or {}).get("targets", []):
-            mark = "met" if check["met"] else "**missed**"
-            lines.append(f"- {check['target']}: {check['value']} ({mark})")
+    lines += target_lines(latency, worker)
     return "\n".join(lines) + "\n"
 
 
@@ -162,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = child.wait()
         finally:
             if child.poll() is None:
-                common.stop_process_group(child)
+                stop_process_group(child)
         print(f"bench: {name} took {time.monotonic() - started:.0f} s", file=sys.stderr)
         if code != 0:
             failed.append(name)

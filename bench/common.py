@@ -1,29 +1,28 @@
-"""What every benchmark shares: services, databases, child processes, statistics, the machine.
+"""What every benchmark shares: services, databases, child processes, the machine.
 
-Pure helpers (percentiles, summaries) have no dependency beyond the standard library, so the
-test suite can check them without the benchmarks' own requirements.
+Statistics live in :mod:`bench.stats`; the loopback sockets and the stopping of child processes
+come from :mod:`tests.support`, shared with the test suite.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
+
+from tests.support.processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
@@ -35,47 +34,6 @@ POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 #: Every benchmark publishes to its own queue, purged before and after.
 TASK_QUEUE = "postlogin-bench"
-
-
-# --- statistics ------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) with linear interpolation between closest ranks.
-
-    The same definition as NumPy's default and ``statistics.quantiles(method="inclusive")``.
-    """
-    if not values:
-        raise ValueError("percentile of no values")
-    if not 0 <= q <= 100:
-        raise ValueError(f"q must be between 0 and 100, got {q}")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    lower = math.floor(position)
-    upper = min(lower + 1, len(ordered) - 1)
-    fraction = position - lower
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * fraction
-
-
-def summarize(values: Iterable[float | None], digits: int = 1) -> dict[str, float | int | None]:
-    """``{"n", "p50", "p95", "p99", "mean", "max"}`` of the values that are not None."""
-    present = [float(v) for v in values if v is not None]
-    if not present:
-        return {"n": 0, "p50": None, "p95": None, "p99": None, "mean": None, "max": None}
-    return {
-        "n": len(present),
-        "p50": round(percentile(present, 50), digits),
-        "p95": round(percentile(present, 95), digits),
-        "p99": round(percentile(present, 99), digits),
-        "mean": round(sum(present) / len(present), digits),
-        "max": round(max(present), digits),
-    }
-
-
-def ratio(value: float | int | None, reference: float | int | None) -> float | None:
-    if value is None or reference is None or reference == 0:
-        return None
-    return round(float(value) / float(reference), 3)
 
 
 # --- services --------------------------------------------------------------------------------
@@ -234,47 +192,7 @@ def setup_django(env: dict[str, str]) -> None:
     django.setup()
 
 
-# --- processes and sockets -------------------------------------------------------------------
-
-
-def unused_port() -> int:
-    """A loopback port with nothing listening on it (connections are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def hung_server() -> Iterator[int]:
-    """A loopback socket that accepts connections and never answers; yields its port."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(256)
-    server.settimeout(0.05)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept_forever() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            held.append(conn)
-
-    thread = threading.Thread(target=accept_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        server.close()
-        for conn in held:
-            conn.close()
+# --- processes -------------------------------------------------------------------------------
 
 
 class Children:
@@ -315,17 +233,24 @@ class Children:
         self.stop_all()
 
 
-def stop_process_group(process: subprocess.Popen[Any], timeout: float = 15) -> None:
-    """SIGTERM the child's process group (by the child's PID), then SIGKILL if it lingers."""
-    if process.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+def run_json_child(command: list[str], *, timeout: float, name: str) -> dict[str, Any]:
+    """Run ``command`` (a ``python -m bench...`` child, in a process group of its own, from the
+    checkout) and return the JSON object it printed last (see :func:`json_result`)."""
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, start_new_session=True)
+    return json_result(child, timeout=timeout, name=name)
+
+
+def json_result(child: subprocess.Popen[bytes], *, timeout: float, name: str) -> dict[str, Any]:
+    """Wait up to ``timeout`` s for ``child`` (stopped by its PID in any case), then parse the
+    last line of its output as JSON; a non-zero exit raises ``RuntimeError("<name> failed")``."""
     try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
+        out, _ = child.communicate(timeout=timeout)
+    finally:
+        stop_process_group(child, timeout=5)
+    if child.returncode != 0:
+        raise RuntimeError(f"{name} failed")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
 
 
 def stop_on_sigterm() -> None:

@@ -34,14 +34,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.support.processes import stop_process_group
+
 from . import common
+from .stats import ratio, summarize
 
 FILL_SQL = """
 INSERT INTO postlogin_job
-    (user_id, kind, key, provider, payload, state, attempts, last_error,
+    (user_id, kind, key, provider, payload, state, attempts, last_error, error_code,
      created_at, updated_at, finished_at)
 SELECT users.ids[1 + g %% cardinality(users.ids)], 'webhook', 'crm:login:' || g, 'oidc',
-       '{}'::jsonb, CASE WHEN g %% 20 = 0 THEN 'failed' ELSE 'done' END, 1, '', at, at, at
+       '{}'::jsonb, CASE WHEN g %% 20 = 0 THEN 'failed' ELSE 'done' END, 1, '', '', at, at, at
 FROM generate_series(1, %(rows)s) AS g,
      (SELECT array_agg(id ORDER BY id) AS ids FROM auth_user WHERE username LIKE 'old%%') AS users,
      LATERAL (SELECT CASE
@@ -52,9 +55,9 @@ FROM generate_series(1, %(rows)s) AS g,
 """
 PER_USER_SQL = """
 INSERT INTO postlogin_job
-    (user_id, kind, key, provider, payload, state, attempts, last_error,
+    (user_id, kind, key, provider, payload, state, attempts, last_error, error_code,
      created_at, updated_at, finished_at)
-SELECT id, kind, key, 'oidc', '{}'::jsonb, 'done', 1, '', at, at, at
+SELECT id, kind, key, 'oidc', '{}'::jsonb, 'done', 1, '', '', at, at, at
 FROM auth_user,
      LATERAL (VALUES
         ('welcome_email', 'once'),
@@ -122,31 +125,37 @@ def _pruner(args: argparse.Namespace) -> dict[str, Any]:
     return {"deleted": deleted, "batch_ms": times}
 
 
-def _child(args: argparse.Namespace) -> dict[str, Any]:
-    """Fill the ledger, then measure logins alone and beside a pruner process."""
-    _setup(args)
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.db import transaction
+class Logins:
+    """Logins as ``dispatch.record_jobs`` in a transaction, and their wall times by variant and
+    kind: a signup makes a new user (two jobs); a returning login is one of the filled users
+    (its avatar job, whose old row a prune may be deleting). Needs Django set up and filled."""
 
-    from postlogin import dispatch, prune
-    from postlogin.breaker import publish_breaker
-    from postlogin.conf import postlogin_settings
-    from postlogin.events import LoginEvent, ProviderProfile
+    def __init__(self, max_seconds: float) -> None:
+        from django.contrib.auth import get_user_model
 
-    call_command("migrate", verbosity=0, interactive=False)
-    filled = _fill(args.users, args.rows)
-    print(f"prune_cost: filled {json.dumps(filled)}", file=sys.stderr, flush=True)
-    user_model = get_user_model()
-    old_users = list(
-        user_model.objects.filter(username__startswith="old").values_list("pk", "username")
-    )
-    fresh = iter(range(10**9))
-    # Returning users in a fixed order spread over the table (a stride prime to its size).
-    returning = (old_users[(n * 7919) % len(old_users)] for n in range(10**9))
+        self.max_seconds = max_seconds
+        self.user_model = get_user_model()
+        old_users = list(
+            self.user_model.objects.filter(username__startswith="old").values_list("pk", "username")
+        )
+        self._fresh = iter(range(10**9))
+        # Returning users in a fixed order spread over the table (a stride prime to its size).
+        self._returning = (old_users[(n * 7919) % len(old_users)] for n in range(10**9))
+        self.samples: dict[str, dict[str, list[float]]] = {}
 
-    def event(user_id: int, username: str, is_new: bool) -> LoginEvent:
-        return LoginEvent(
+    def login(self, kind: str) -> float:
+        """One login's ``record_jobs`` in a transaction; its wall time in µs (setup untimed)."""
+        from django.db import transaction
+
+        from postlogin import dispatch
+        from postlogin.events import LoginEvent, ProviderProfile
+
+        if kind == "signup":
+            user = self.user_model.objects.create(username=f"new{next(self._fresh)}")
+            user_id, username, is_new = user.pk, user.username, True
+        else:
+            (user_id, username), is_new = next(self._returning), False
+        event = LoginEvent(
             user_id=user_id,
             provider="oidc",
             is_new=is_new,
@@ -154,108 +163,92 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
                 uid=str(user_id), avatar_url=f"http://127.0.0.1:9/avatars/{username}.png"
             ),
         )
-
-    def login(kind: str) -> float:
-        """One login's ``record_jobs`` in a transaction; its wall time in µs (setup untimed)."""
-        if kind == "signup":
-            user = user_model.objects.create(username=f"new{next(fresh)}")
-            ev = event(user.pk, user.username, True)
-        else:
-            pk, username = next(returning)
-            ev = event(pk, username, False)
         started = time.perf_counter()
         with transaction.atomic():
-            dispatch.record_jobs(ev)
+            dispatch.record_jobs(event)
         return (time.perf_counter() - started) * 1e6
 
-    samples: dict[str, dict[str, list[float]]] = {}
-
-    def measure(variant: str, pruner: subprocess.Popen[bytes] | None, count: int) -> int:
+    def measure(self, variant: str, count: int, pruner: subprocess.Popen[bytes] | None) -> int:
+        """Signups and returning logins in turn, ``count`` at most, for ``max_seconds`` at most,
+        and only while ``pruner`` runs; how many there were."""
         done = 0
-        deadline = time.monotonic() + args.max_seconds
-        bucket = samples.setdefault(variant, {"signup": [], "returning": []})
+        deadline = time.monotonic() + self.max_seconds
+        bucket = self.samples.setdefault(variant, {"signup": [], "returning": []})
         while done < count and time.monotonic() < deadline:
             if pruner is not None and pruner.poll() is not None:
                 break
             kind = "signup" if done % 2 == 0 else "returning"
-            bucket[kind].append(login(kind))
+            bucket[kind].append(self.login(kind))
             done += 1
         return done
 
-    def start_pruner(*extra: str) -> subprocess.Popen[bytes]:
-        command = [
-            sys.executable,
-            "-m",
-            "bench.prune_cost",
-            "--pruner",
-            f"--database-url={args.database_url}",
-            f"--workdir={args.workdir}",
-            f"--batch-size={args.batch_size}",
-            f"--batches={args.batches}",
-            *extra,
-        ]
-        process = subprocess.Popen(
-            command, cwd=common.ROOT, stdout=subprocess.PIPE, start_new_session=True
-        )
-        assert process.stdout is not None
-        if process.stdout.readline().strip() != b"ready":  # Django is up: measure from here
-            raise RuntimeError("the pruner did not start")
-        return process
-
-    def finish(process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    def beside_pruner(self, variant: str, args: argparse.Namespace, *extra: str) -> dict[str, Any]:
+        """Logins for as long as a pruner process (started with ``extra``) runs; its result."""
+        pruner = start_pruner(args, *extra)
         try:
-            out, _ = process.communicate(timeout=args.max_seconds)
+            self.measure(variant, 10**6, pruner)
         finally:
-            common.stop_process_group(process, timeout=5)
-        if process.returncode != 0:
-            raise RuntimeError("the pruner failed")
-        result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+            result = finish_pruner(pruner, args.max_seconds)
         return result
 
-    publish_breaker.record_success()
-    for kind in ("signup", "returning") * 20:  # warm up: imports, connection, caches
-        login(kind)
+
+def start_pruner(args: argparse.Namespace, *extra: str) -> subprocess.Popen[bytes]:
+    """A pruner process, returned once Django is up in it (it prints ``ready``)."""
+    command = [
+        sys.executable,
+        "-m",
+        "bench.prune_cost",
+        "--pruner",
+        f"--database-url={args.database_url}",
+        f"--workdir={args.workdir}",
+        f"--batch-size={args.batch_size}",
+        f"--batches={args.batches}",
+        *extra,
+    ]
+    process = subprocess.Popen(
+        command, cwd=common.ROOT, stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != b"ready":  # Django is up: measure from here
+        stop_process_group(process, timeout=5)
+        raise RuntimeError("the pruner did not start")
+    return process
+
+
+def finish_pruner(process: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    """Wait for the pruner (stopped by its PID in any case); what it printed last, as JSON."""
+    return common.json_result(process, timeout=timeout, name="the pruner")
+
+
+def batched_rounds(logins: Logins, args: argparse.Namespace) -> dict[str, Any]:
+    """Each round: logins alone, then logins beside a batched prune; the batches' times."""
     batch_ms: list[float] = []
     deleted = 0
-    logins_beside = 0
     for _round in range(args.rounds):
-        measure("alone", None, args.logins)
-        pruner = start_pruner()
-        try:
-            logins_beside += measure("batched", pruner, 10**6)
-        finally:
-            pruned = finish(pruner)
+        logins.measure("alone", args.logins, None)
+        pruned = logins.beside_pruner("batched", args)
         batch_ms += pruned["batch_ms"]
         deleted += pruned["deleted"]
-    measure("alone", None, args.logins)
-    left = prune.prunable("done", postlogin_settings.PRUNE_DONE_AFTER).count()
-    pruner = start_pruner("--one")
-    try:
-        measure("one-delete", pruner, 10**6)
-    finally:
-        one = finish(pruner)
-    result: dict[str, Any] = {
-        "database": "postgresql",
-        "filled": filled,
-        "batched": {
-            "batch_size": args.batch_size,
-            "batches": len(batch_ms),
-            "deleted": deleted,
-            "batch_ms": common.summarize(batch_ms, digits=2),
-            "rows_per_second": round(deleted / (sum(batch_ms) / 1000)) if batch_ms else None,
-        },
-        "one_delete": {"rows": left, "deleted": one["deleted"], "ms": one["batch_ms"][0]},
+    return {
+        "batch_size": args.batch_size,
+        "batches": len(batch_ms),
+        "deleted": deleted,
+        "batch_ms": summarize(batch_ms, digits=2),
+        "rows_per_second": round(deleted / (sum(batch_ms) / 1000)) if batch_ms else None,
     }
+
+
+def login_summaries(samples: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    """Percentiles of the logins per variant and kind (µs), and their ratios to ``alone``."""
     logins_us = {
-        variant: {kind: common.summarize(values, digits=0) for kind, values in kinds.items()}
+        variant: {kind: summarize(values, digits=0) for kind, values in kinds.items()}
         for variant, kinds in samples.items()
     }
     alone = logins_us["alone"]
-    result["logins_us"] = logins_us
-    result["ratio_to_alone"] = {
+    ratio_to_alone = {
         variant: {
             kind: {
-                stat: common.ratio(stats[kind][stat], alone[kind][stat])
+                stat: ratio(stats[kind][stat], alone[kind][stat])
                 for stat in ("p50", "p95", "p99", "max")
             }
             for kind in stats
@@ -263,7 +256,37 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         for variant, stats in logins_us.items()
         if variant != "alone"
     }
-    return result
+    return {"logins_us": logins_us, "ratio_to_alone": ratio_to_alone}
+
+
+def _child(args: argparse.Namespace) -> dict[str, Any]:
+    """Fill the ledger, then measure logins alone and beside a pruner process: batched rounds,
+    then one DELETE of the rest."""
+    _setup(args)
+    from django.core.management import call_command
+
+    from postlogin import prune
+    from postlogin.breaker import publish_breaker
+    from postlogin.conf import postlogin_settings
+
+    call_command("migrate", verbosity=0, interactive=False)
+    filled = _fill(args.users, args.rows)
+    print(f"prune_cost: filled {json.dumps(filled)}", file=sys.stderr, flush=True)
+    logins = Logins(args.max_seconds)
+    publish_breaker.record_success()
+    for kind in ("signup", "returning") * 20:  # warm up: imports, connection, caches
+        logins.login(kind)
+    batched = batched_rounds(logins, args)
+    logins.measure("alone", args.logins, None)
+    left = prune.prunable("done", postlogin_settings.PRUNE_DONE_AFTER).count()
+    one = logins.beside_pruner("one-delete", args, "--one")
+    return {
+        "database": "postgresql",
+        "filled": filled,
+        "batched": batched,
+        "one_delete": {"rows": left, "deleted": one["deleted"], "ms": one["batch_ms"][0]},
+        **login_summaries(logins.samples),
+    }
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
@@ -350,16 +373,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             ),
             f"--max-seconds={args.max_seconds}",
         ]
-        child = subprocess.Popen(
-            command, cwd=common.ROOT, stdout=subprocess.PIPE, start_new_session=True
-        )
-        try:
-            out, _ = child.communicate(timeout=1800)
-        finally:
-            common.stop_process_group(child, timeout=5)
-        if child.returncode != 0:
-            raise RuntimeError("prune_cost child failed")
-    run = json.loads(out.decode().strip().splitlines()[-1])
+        run = common.run_json_child(command, timeout=1800, name="prune_cost child")
     result = {
         "machine": common.machine_info(services),
         "params": {

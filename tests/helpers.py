@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import socket
 import socketserver
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +16,13 @@ import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from PIL import Image
+
+# Shared with the benchmarks; re-exported ("as" the same name), the tests import them from here.
+from .support.processes import stop_process as stop_process
+from .support.sockets import black_hole as black_hole
+from .support.sockets import hung_server as hung_server
+from .support.sockets import port_open as port_open
+from .support.sockets import unused_port as unused_port
 
 #: Broker options that bound every publish (see docs: a hung broker must not hang a login).
 BOUNDED_BROKER_OPTIONS: dict[str, Any] = {
@@ -38,14 +42,6 @@ SERVICE_URLS = {
 }
 
 
-def port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def require_service(name: str, host: str, port: int) -> None:
     """Skip when a service is missing on a laptop; fail under CI, where it must be there."""
     if port_open(host, port):
@@ -54,19 +50,6 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true: services must be running)")
     pytest.skip(message)
-
-
-def stop_process(process: subprocess.Popen[Any], *, timeout: float) -> None:
-    """Stop a process this test started, by its PID: SIGTERM, then SIGKILL to its process
-    group (started with ``start_new_session=True``) if it has not exited within ``timeout``."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def require_postgresql() -> None:
@@ -79,69 +62,6 @@ def require_postgresql() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true)")
     pytest.skip(message)
-
-
-def unused_port() -> int:
-    """A loopback port with nothing listening on it (connections are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def hung_server() -> Iterator[int]:
-    """A loopback socket that accepts connections and never answers; yields its port."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    server.settimeout(0.05)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept_forever() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            held.append(conn)
-
-    thread = threading.Thread(target=accept_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        server.close()
-        for conn in held:
-            conn.close()
-
-
-@contextmanager
-def black_hole() -> Iterator[int]:
-    """A loopback port whose connections are never completed (as behind a firewall that drops
-    packets): a listening socket that never accepts, its backlog already full. Yields the port."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        # Completes into the backlog, or is itself left hanging: either way the backlog is full.
-        filler.connect_ex(("127.0.0.1", port))
-        fillers.append(filler)
-    try:
-        yield port
-    finally:
-        for filler in fillers:
-            filler.close()
-        server.close()
 
 
 @contextmanager

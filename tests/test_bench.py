@@ -2,35 +2,43 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import urllib.request
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
 
-from bench import common, login_latency, worker_throughput
+from bench import common, stats, worker_throughput
 from bench.__main__ import summary_markdown
 from bench.fake_idp import CLIENT_ID, CLIENT_SECRET, FakeProvider, make_code
-from bench.login_latency import Sample
+from bench.login.client import Sample
+from bench.login.cpu import cpu_summary
+from bench.login.summary import summarize_run, targets
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+#: The longest a function in bench/ may be, in lines (decorators and docstring included).
+LONGEST_FUNCTION = 60
 
 
 def test_percentile_interpolates_between_ranks() -> None:
-    assert common.percentile([4, 1, 3, 2], 50) == 2.5
-    assert common.percentile([1, 2, 3, 4], 0) == 1
-    assert common.percentile([1, 2, 3, 4], 100) == 4
-    assert common.percentile(list(range(1, 101)), 99) == pytest.approx(99.01)
-    assert common.percentile([7], 99) == 7
+    assert stats.percentile([4, 1, 3, 2], 50) == 2.5
+    assert stats.percentile([1, 2, 3, 4], 0) == 1
+    assert stats.percentile([1, 2, 3, 4], 100) == 4
+    assert stats.percentile(list(range(1, 101)), 99) == pytest.approx(99.01)
+    assert stats.percentile([7], 99) == 7
     with pytest.raises(ValueError, match="no values"):
-        common.percentile([], 50)
+        stats.percentile([], 50)
     with pytest.raises(ValueError, match="between 0 and 100"):
-        common.percentile([1], 101)
+        stats.percentile([1], 101)
 
 
 def test_summarize_skips_missing_values() -> None:
-    assert common.summarize([10, None, 20, 30]) == {
+    assert stats.summarize([10, None, 20, 30]) == {
         "n": 3,
         "p50": 20.0,
         "p95": 29.0,
@@ -38,10 +46,47 @@ def test_summarize_skips_missing_values() -> None:
         "mean": 20.0,
         "max": 30.0,
     }
-    assert common.summarize([None])["p50"] is None
-    assert common.ratio(110, 100) == 1.1
-    assert common.ratio(None, 100) is None
-    assert common.ratio(1, 0) is None
+    assert stats.summarize([None])["p50"] is None
+    assert stats.ratio(110, 100) == 1.1
+    assert stats.ratio(None, 100) is None
+    assert stats.ratio(1, 0) is None
+
+
+def long_functions(path: Path, limit: int) -> list[str]:
+    """``file:line name (n lines)`` of every function or method in ``path`` over ``limit``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            length = (node.end_lineno or node.lineno) - first + 1
+            if length > limit:
+                found.append(f"{path.name}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+def test_no_benchmark_function_is_longer_than_sixty_lines() -> None:
+    files = sorted(BENCH.rglob("*.py"))
+    assert BENCH / "login_latency.py" in files
+    assert BENCH / "login" / "client.py" in files, "the walk reaches the subpackages"
+    too_long = [entry for path in files for entry in long_functions(path, LONGEST_FUNCTION)]
+    assert too_long == [], f"split these into named steps: {too_long}"
+
+
+def test_the_length_check_sees_nested_functions_and_methods(tmp_path: Path) -> None:
+    body = "\n".join(f"        x{i} = {i}" for i in range(5))
+    source = tmp_path / "sample.py"
+    source.write_text(
+        f"class C:\n    @staticmethod\n    def method() -> None:\n{body}\n\n"
+        f"def outer() -> None:\n    def inner() -> None:\n{body}\n"
+    )
+    # The decorator counts; the nested function counts on its own as well as in its parent.
+    assert sorted(long_functions(source, 6)) == [
+        "sample.py:10 outer (7 lines)",
+        "sample.py:3 method (7 lines)",
+    ]
+    assert "sample.py:11 inner (6 lines)" in long_functions(source, 5)
+    assert long_functions(source, 7) == []
 
 
 def sample(variant: str, complete: float, **fields: Any) -> Sample:
@@ -68,9 +113,7 @@ def test_login_latency_results_have_the_published_shape() -> None:
         sample("offload-broker-hung", 100, pid=1, started_s=3.0),
         sample("offload-broker-hung", 120, pid=1, started_s=3.1),
     ]
-    variants = login_latency.summarize_run(
-        samples, ["bare", "offload", "inline", "offload-broker-hung"]
-    )
+    variants = summarize_run(samples, ["bare", "offload", "inline", "offload-broker-hung"])
     for summary in variants.values():
         assert set(summary["complete_ms"]) >= {"p50", "p95", "p99"}
         assert set(summary["login_ms"]) >= {"p50", "p95", "p99"}
@@ -82,7 +125,7 @@ def test_login_latency_results_have_the_published_shape() -> None:
     assert breaker["logins_before_trip"] == 2, "the probe, and the login queued behind it"
     assert breaker["complete_ms_after_trip"]["max"] == 120
     assert breaker["probe_logins"] == 1
-    checks = {c["target"]: c["met"] for c in login_latency.targets(variants)}
+    checks = {c["target"]: c["met"] for c in targets(variants)}
     assert checks["inline p50 > 2000 ms"] is True
     assert checks["offload p50 / bare p50 <= 1.10"] is True
     assert checks["offload-broker-hung: p99 after the breaker tripped / bare p99 <= 1.25"]
@@ -95,7 +138,7 @@ def test_cpu_summary_and_worker_efficiency() -> None:
         {"variant": "bare", "logins": 10, "seconds": 2.0, "cpu_s": {"web": 0.2, "client": 0.01}},
         {"variant": "bare", "logins": 10, "seconds": 2.0, "cpu_s": {"web": 0.2, "client": 0.01}},
     ]
-    assert login_latency.cpu_summary(chunks) == {
+    assert cpu_summary(chunks) == {
         "logins_per_second": 5.0,
         "cpu_ms_per_login": {"client": 1.0, "web": 20.0, "total": 21.0},
     }
@@ -106,7 +149,7 @@ def test_cpu_summary_and_worker_efficiency() -> None:
 
 
 def test_summary_markdown_renders_the_tables() -> None:
-    variants = login_latency.summarize_run(
+    variants = summarize_run(
         [sample("bare", 100), sample("offload", 104, publish_attempts=1)], ["bare", "offload"]
     )
     latency = {
@@ -119,7 +162,7 @@ def test_summary_markdown_renders_the_tables() -> None:
             "avatar_delay_s": 2.0,
         },
         "variants": variants,
-        "targets": login_latency.targets(variants),
+        "targets": targets(variants),
     }
     text = summary_markdown(latency, None, None)
     assert "| offload | 104 |" in text
@@ -127,25 +170,25 @@ def test_summary_markdown_renders_the_tables() -> None:
 
 
 def test_summary_markdown_renders_the_prune_table() -> None:
-    def stats(p50: float) -> dict[str, Any]:
-        return common.summarize([p50, p50 * 2], digits=0)
+    def logins(p50: float) -> dict[str, Any]:
+        return stats.summarize([p50, p50 * 2], digits=0)
 
-    alone = {"signup": stats(3000), "returning": stats(2000)}
-    beside = {"signup": stats(3300), "returning": stats(2000)}
+    alone = {"signup": logins(3000), "returning": logins(2000)}
+    beside = {"signup": logins(3300), "returning": logins(2000)}
     prune = {
         "params": {"rounds": 5, "batches_per_round": 150},
         "filled": {"rows": 1_000_000},
         "batched": {
             "batch_size": 1000,
             "batches": 750,
-            "batch_ms": common.summarize([20.0, 30.0], digits=2),
+            "batch_ms": stats.summarize([20.0, 30.0], digits=2),
             "rows_per_second": 40_000,
         },
         "one_delete": {"deleted": 142_000, "ms": 1131.3},
         "logins_us": {"alone": alone, "batched": beside},
         "ratio_to_alone": {
             "batched": {
-                kind: {s: common.ratio(beside[kind][s], alone[kind][s]) for s in ("p50", "p99")}
+                kind: {s: stats.ratio(beside[kind][s], alone[kind][s]) for s in ("p50", "p99")}
                 for kind in alone
             }
         },
