@@ -19,6 +19,7 @@ from social_django.models import UserSocialAuth
 
 from postlogin import runner
 from postlogin.kinds import profile_sync
+from postlogin.events import ProviderProfile
 from postlogin.models import Job, Profile
 
 from .devidp_server import (
@@ -242,3 +243,21 @@ def test_a_rate_limited_user_info_waits_as_told_or_is_retried_with_backoff(
     else:
         assert isinstance(raised.value, RetryLater)
         assert raised.value.countdown == wait
+
+
+def test_a_name_or_email_the_provider_leaves_out_keeps_its_last_synced_value(
+    django_user_model: Any,
+) -> None:
+    """An OpenID Connect userinfo that carries only ``sub`` is no reason to blank the profile."""
+    user = django_user_model.objects.create_user("quiet")
+    Profile.objects.create(user=user, synced_name="Grace Hopper", synced_email="g@example.com")
+    job = Job.objects.create(user=user, kind="profile_sync", key="k", provider="oidc")
+
+    profile_sync.apply_profile(job, ProviderProfile(name="", email=""))
+    profile = Profile.objects.get(user=user)
+    assert (profile.synced_name, profile.synced_email) == ("Grace Hopper", "g@example.com")
+    assert profile.synced_at is not None
+
+    profile_sync.apply_profile(job, ProviderProfile(name="Grace B. Hopper", email=""))
+    profile.refresh_from_db()
+    assert (profile.synced_name, profile.synced_email) == ("Grace B. Hopper", "g@example.com")

@@ -148,13 +148,19 @@ def sync_profile(job: Job) -> None:
 
 
 def apply_profile(job: Job, fresh: ProviderProfile) -> None:
-    """Store what the provider reports; a new picture URL becomes an avatar job."""
+    """Store what the provider reports; a new picture URL becomes an avatar job.
+
+    A name or email the answer leaves out (an OpenID Connect userinfo that carries only
+    ``sub``) keeps its last synced value: silence is not a change.
+    """
     profile = Profile.for_user_id(job.user_id)
+    reported: dict[str, str] = {}
+    if fresh.name:
+        reported["synced_name"] = fresh.name[:255]
+    if fresh.email:
+        reported["synced_email"] = fresh.email
     Profile.objects.filter(pk=profile.pk).update(
-        synced_at=timezone.now(),
-        synced_name=(fresh.name or "")[:255],
-        synced_email=fresh.email or "",
-        tokens_refused_at=None,
+        synced_at=timezone.now(), tokens_refused_at=None, **reported
     )
     if not fresh.avatar_url or fresh.avatar_url == profile.avatar_source_url:
         return
