@@ -185,7 +185,7 @@ def _graph_avatar(job: Job) -> None:
     from . import msgraph
     from .avatars import store_avatar
 
-    image = msgraph.fetch_photo(job.user_id, providers.Microsoft.backend_names)
+    image = msgraph.fetch_photo(job.user_id)
     store_avatar(Profile.for_user_id(job.user_id), image, msgraph.PHOTO_URL)
 
 

@@ -5,7 +5,7 @@ social account whose profile was last synced more than ``RESYNC_AFTER`` seconds 
 of ``RESYNC_BATCH_SIZE``: social-auth's ``UserSocialAuth`` rows and django-allauth's
 ``SocialAccount`` rows that have a stored token, whichever of the two is installed. The job asks
 the provider's user-info endpoint with the stored access token, through the login library's own
-code for that provider (:mod:`postlogin.sync_socialauth`, :mod:`postlogin.allauth.sync`), which
+code for that provider (:mod:`postlogin.social.sync`, :mod:`postlogin.allauth.sync`), which
 refresh an expired token first. It stores the name and email, and a changed picture URL becomes
 an avatar job. A token the provider refuses (revoked, or a refresh that fails) marks the profile
 ``needs_login`` (``tokens_refused_at``) instead of retrying for ever, until the user's next login.
@@ -20,15 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib import import_module
-from typing import Any, Protocol
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from . import ratelimit
+from .accounts import AccountSource as AccountSource
+from .accounts import TokensRefused as TokensRefused
+from .accounts import installed_sources, source
 from .conf import postlogin_settings
 from .events import LoginEvent, ProviderProfile
 from .jobs import PermanentJobError, RetryLater, get_kind, register
@@ -37,44 +37,6 @@ from .scrub import describe, get_logger, secrets_or_none
 
 logger = get_logger(__name__)
 KIND = "profile_sync"
-
-
-class TokensRefused(Exception):
-    """The provider refuses the stored credentials: revoked access, or a refresh that failed."""
-
-
-class AccountSource(Protocol):
-    """Where linked accounts and their tokens live: social-auth or django-allauth."""
-
-    def accounts(self) -> QuerySet[Any]:
-        """The accounts that can be synced (a model with ``user`` and ``provider`` fields)."""
-
-    def provider_ids(self, account_providers: set[str]) -> dict[str, str]:
-        """postlogin's provider id for each value of the accounts' ``provider`` field."""
-
-    def fetch_profile(self, account_id: int) -> ProviderProfile:
-        """The account's profile as the provider reports it now; raises
-        :class:`TokensRefused`, :class:`~postlogin.jobs.PermanentJobError`, or another
-        exception for a passing failure (retried)."""
-
-
-#: Source name (``Job.payload["source"]``) -> module, and the app it needs installed.
-SOURCES = {
-    "social_auth": ("postlogin.sync_socialauth", "social_django"),
-    "allauth": ("postlogin.allauth.sync", "allauth.socialaccount"),
-}
-
-
-def source(name: str) -> AccountSource:
-    module_name, app = SOURCES[name]
-    if not apps.is_installed(app):
-        raise PermanentJobError(f"{app} is not installed: no {name} account to sync")
-    module: Any = import_module(module_name)
-    return module.SOURCE  # type: ignore[no-any-return]
-
-
-def installed_sources() -> list[str]:
-    return [name for name, (_module, app) in SOURCES.items() if apps.is_installed(app)]
 
 
 @dataclass(frozen=True)

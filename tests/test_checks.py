@@ -14,15 +14,16 @@ from django.core.checks import run_checks as run_all_checks
 from django.core.management import call_command
 from django.test import modify_settings, override_settings
 
-from postlogin.checks import celery_config, pipeline
+from postlogin.checks import celery_config
 from postlogin.checks import conf as conf_checks
 from postlogin.schedules import beat_schedule
+from postlogin.social import checks as pipeline
 
 from . import settings as test_settings
 from .helpers import BOUNDED_BROKER_OPTIONS, celery_app
 
 Check = Callable[..., list[CheckMessage]]
-STEP = "postlogin.pipeline.schedule_post_login_tasks"
+STEP = "postlogin.social.pipeline.schedule_post_login_tasks"
 DEFAULT_PIPELINE = [
     "social_core.pipeline.social_auth.social_details",
     "social_core.pipeline.social_auth.social_names",

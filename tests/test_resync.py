@@ -220,7 +220,7 @@ def test_a_rate_limited_user_info_waits_as_told_or_is_retried_with_backoff(
     from social_core.exceptions import SocialAuthBaseException
 
     from postlogin.jobs import RetryLater
-    from postlogin.sync_socialauth import SOURCE
+    from postlogin.social.sync import SOURCE
 
     user = django_user_model.objects.create_user("octocat")
     social = UserSocialAuth.objects.create(

@@ -8,7 +8,11 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-STEP = "postlogin.pipeline.schedule_post_login_tasks"
+MODULE = "postlogin.social.pipeline"
+STEP = f"{MODULE}.schedule_post_login_tasks"
+#: The steps' deprecated module: its paths still work (and are checked), with a warning.
+OLD_MODULE = "postlogin.pipeline"
+OLD_STEP = f"{OLD_MODULE}.schedule_post_login_tasks"
 ASSOCIATE_BY_EMAIL = "social_core.pipeline.social_auth.associate_by_email"
 #: The step needs the user row (``create_user``) and the login's social account
 #: (``associate_user``); custom replacements of either keep the same function name.
@@ -33,7 +37,8 @@ def check_pipeline_step(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     pipeline = social_auth_pipeline()
     if pipeline is None:
         return []
-    if STEP not in pipeline:
+    step = next((path for path in pipeline if path in (STEP, OLD_STEP)), None)
+    if step is None:
         return [
             Warning(
                 f"SOCIAL_AUTH_PIPELINE does not include {STEP!r}: social-auth logins schedule "
@@ -43,15 +48,15 @@ def check_pipeline_step(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="postlogin.W001",
             )
         ]
-    position = pipeline.index(STEP)
-    later = [step for step in pipeline[position:] if step.rpartition(".")[2] in USER_STEP_NAMES]
+    position = pipeline.index(step)
+    later = [path for path in pipeline[position:] if path.rpartition(".")[2] in USER_STEP_NAMES]
     if later:
         return [
             Error(
-                f"{STEP!r} comes before {later[0]!r} in SOCIAL_AUTH_PIPELINE: on a first login "
+                f"{step!r} comes before {later[0]!r} in SOCIAL_AUTH_PIPELINE: on a first login "
                 "there is no user yet when it runs, so no job is scheduled, and a login that "
                 "then fails to link its account would still have scheduled jobs.",
-                hint=f"Move {STEP!r} to the end of SOCIAL_AUTH_PIPELINE, after "
+                hint=f"Move {step!r} to the end of SOCIAL_AUTH_PIPELINE, after "
                 f"{LAST_STANDARD_STEP!r}.",
                 id="postlogin.E001",
             )
@@ -73,4 +78,19 @@ def check_associate_by_email(app_configs: Any = None, **kwargs: Any) -> list[Che
             hint=f"Remove {ASSOCIATE_BY_EMAIL!r} from SOCIAL_AUTH_PIPELINE.",
             id="postlogin.W002",
         )
+    ]
+
+
+@register("postlogin")
+def check_deprecated_step_paths(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    pipeline = social_auth_pipeline() or []
+    return [
+        Warning(
+            f"SOCIAL_AUTH_PIPELINE names {path!r}, a deprecated path: the postlogin steps have "
+            f"moved to {MODULE}, and the old paths go away in django-postlogin 1.0.",
+            hint=f"Replace {path!r} with {MODULE + path.removeprefix(OLD_MODULE)!r}.",
+            id="postlogin.W011",
+        )
+        for path in pipeline
+        if path.startswith(f"{OLD_MODULE}.")
     ]

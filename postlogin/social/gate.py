@@ -9,9 +9,9 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from .conf import postlogin_settings
-from .forms import OnboardingForm
-from .models import Profile
+from ..conf import postlogin_settings
+from ..forms import OnboardingForm
+from ..models import Profile
 
 #: The field that marks a POST to /complete/ as the gate's own form.
 FORM_MARKER = "postlogin_onboarding"

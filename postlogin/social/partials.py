@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.apps import apps
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .conf import postlogin_settings
+from ..conf import postlogin_settings
 
 #: social-core's session key for the partial pipeline this browser session started.
 SESSION_TOKEN_KEY = "partial_pipeline_token"  # noqa: S105 (a session key, not a secret)
@@ -27,10 +28,9 @@ def _partial_model() -> Any:
 
 def clear_stale(max_age: int | None = None) -> int:
     """Delete partial pipelines older than ``max_age`` seconds; returns how many."""
-    try:
-        partial_model = _partial_model()
-    except ImportError:  # social-auth is not installed: nothing to clear
-        return 0
+    if not apps.is_installed("social_django"):
+        return 0  # social-auth is not in use here: nothing to clear
+    partial_model = _partial_model()
     age = postlogin_settings.PARTIAL_MAX_AGE if max_age is None else max_age
     cutoff = timezone.now() - timedelta(seconds=age)
     deleted, _ = partial_model.objects.filter(timestamp__lt=cutoff).delete()

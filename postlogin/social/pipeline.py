@@ -2,11 +2,11 @@
 
 Order, after social-core's defaults up to ``user_details``::
 
-    "postlogin.pipeline.associate_by_verified_email",   # instead of associate_by_email,
-                                                        # right before create_user
+    "postlogin.social.pipeline.associate_by_verified_email",  # instead of associate_by_email,
+                                                              # right before create_user
     ...
-    "postlogin.pipeline.require_phone_number",          # after user_details
-    "postlogin.pipeline.schedule_post_login_tasks",     # last
+    "postlogin.social.pipeline.require_phone_number",         # after user_details
+    "postlogin.social.pipeline.schedule_post_login_tasks",    # last
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from django.urls import reverse
 from django.utils import timezone
 from social_core.pipeline.partial import partial
 
-from . import emails, gate, providers
-from .dispatch import dispatch
-from .events import LoginEvent
-from .forms import OnboardingForm
-from .models import Profile
-from .scrub import get_logger
+from .. import emails, providers
+from ..dispatch import dispatch
+from ..events import LoginEvent
+from ..forms import OnboardingForm
+from ..models import Profile
+from ..scrub import get_logger
+from . import gate
 
 logger = get_logger(__name__)
 

@@ -12,11 +12,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from . import providers
-from .events import ProviderProfile
-from .jobs import PermanentJobError, RetryLater
-from .net import retry_after_seconds
-from .sync import TokensRefused
+from .. import providers
+from ..accounts import TokensRefused
+from ..events import ProviderProfile
+from ..jobs import PermanentJobError, RetryLater
+from ..net import retry_after_seconds
+from . import tokens
 
 
 def _refused(exc: Exception) -> bool:
@@ -67,6 +68,9 @@ class SocialAuthAccounts:
                 raise RetryLater(wait, f"{social.provider}: {exc}") from exc
             raise
         return providers.for_backend(social.provider).profile(data)
+
+    def access_token(self, user_id: Any, provider_id: str) -> str | None:
+        return tokens.access_token(user_id, provider_id)
 
 
 def fetch_user_data(social: Any, backend: Any, strategy: Any) -> Any:

@@ -1,0 +1,6 @@
+"""Deprecated: moved to :mod:`postlogin.social.gate`; each name used from here warns
+(:class:`~postlogin.deprecation.PostloginDeprecationWarning`) and forwards there."""
+
+from .deprecation import moved_module
+
+__getattr__ = moved_module(__name__, "postlogin.social.gate")
