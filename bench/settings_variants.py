@@ -22,9 +22,9 @@ from proj.settings import MIDDLEWARE, POSTLOGIN
 from proj.settings import SOCIAL_AUTH_PIPELINE as EXAMPLE_PIPELINE
 
 VARIANTS = ("bare", "offload", "inline", "offload-broker-down", "offload-broker-hung")
-POSTLOGIN_STEP = "postlogin.pipeline.schedule_post_login_tasks"
+POSTLOGIN_STEP = "postlogin.social.pipeline.schedule_post_login_tasks"
 INLINE_STEP = "bench.inline.fetch_avatar_and_send_welcome_email"
-GATE_STEP = "postlogin.pipeline.require_phone_number"
+GATE_STEP = "postlogin.social.pipeline.require_phone_number"
 
 BENCH_VARIANT = os.environ.get("BENCH_VARIANT", "offload")
 if BENCH_VARIANT not in VARIANTS:

@@ -17,3 +17,12 @@ class PostloginConfig(AppConfig):
         # every kind (a user's own kinds register with @postlogin.jobs.register).
         for kind in (avatar.KIND, welcome_email.KIND, webhook.KIND, profile_sync.KIND):
             add(kind)
+
+        registry = self.apps
+        assert registry is not None  # set before ready() is called
+        # social-auth users add only "postlogin": it speaks for postlogin.social, and loads it
+        # (and social-auth with it) only when social_django is installed.
+        if registry.is_installed("social_django"):
+            from .social import ready as social_ready
+
+            social_ready()

@@ -4,10 +4,8 @@ login's transaction, messages after the commit)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ._deprecated import module_getattr
 from .conf import postlogin_settings
+from .deprecation import MOVED, renamed
 from .enqueue import enqueue, record
 from .events import LoginEvent
 from .jobs import get_kind
@@ -57,6 +55,5 @@ def dispatch(event: LoginEvent) -> list[int]:
     return enqueue(planned_jobs(event))
 
 
-def __getattr__(name: str) -> Any:
-    # Publishing lived here before postlogin.publish (see postlogin._deprecated).
-    return module_getattr(__name__)(name)
+# Publishing lived here before postlogin.publish.
+__getattr__ = renamed(__name__, MOVED[__name__])

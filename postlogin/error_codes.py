@@ -81,9 +81,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _own_code(exc: BaseException) -> str | None:
+    from .accounts import TokensRefused
     from .jobs import RetryLater
     from .net import FetchError
-    from .sync import TokensRefused
 
     chosen = getattr(exc, "error_code", None)
     if isinstance(chosen, str) and chosen in MESSAGES:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._deprecated import module_getattr
+from .deprecation import MOVED, renamed
 from .events import LoginEvent
 from .models import Job
 from .net import retry_after_seconds
@@ -175,6 +175,5 @@ def unregister(name: str) -> None:
     _registry.pop(name, None)
 
 
-def __getattr__(name: str) -> Any:
-    # The built-in kinds lived here before postlogin.kinds (see postlogin._deprecated).
-    return module_getattr(__name__)(name)
+# The built-in kinds lived here before postlogin.kinds.
+__getattr__ = renamed(__name__, MOVED[__name__])

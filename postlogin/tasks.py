@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import close_old_connections
 
-from . import markers, partials, prune, publish, runner
+from . import markers, prune, publish, runner
 from .conf import postlogin_settings
 from .scrub import get_logger
 
@@ -94,6 +94,8 @@ def relay_marker(marker_id: int) -> bool:
 @shared_task(name="postlogin.clear_stale_partials", ignore_result=True)
 def clear_stale_partials() -> int:
     """Delete unfinished social-auth partial pipelines (they hold provider tokens)."""
+    from .social import partials
+
     return partials.clear_stale()
 
 

@@ -1,8 +1,8 @@
 """OAuth access tokens for jobs that call a provider's API on the user's behalf.
 
 Tokens never cross the broker: a job carries the user and provider ids, and its handler looks
-the token up here when it runs. Mark such handlers with :func:`needs_access_token` so that the
-system checks can tell when the project stores no tokens.
+the token up here when it runs (:func:`access_token`). Mark such handlers with
+:func:`needs_access_token` so that the system checks can tell when the project stores no tokens.
 """
 
 from __future__ import annotations
@@ -10,15 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.apps import apps
-from django.db.models import Q
-from django.utils import timezone
-
-from . import providers
+from . import accounts
+from .deprecation import renamed
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 _MARK = "postlogin_needs_access_token"
+
+#: Before the facade, this module read allauth's tokens only; those functions live on there.
+__getattr__ = renamed(
+    __name__,
+    {
+        "access_token_for": "postlogin.allauth.tokens.access_token",
+        "allauth_account_providers": "postlogin.allauth.tokens.account_providers",
+    },
+)
 
 
 def needs_access_token(handler: Handler) -> Handler:
@@ -31,46 +37,17 @@ def handler_needs_access_token(handler: Callable[..., Any]) -> bool:
     return getattr(handler, _MARK, False) is True
 
 
-def access_token_for(user_id: Any, provider_id: str) -> str | None:
-    """The user's stored, unexpired access token for a provider, from django-allauth.
+def access_token(user_id: Any, provider_id: str) -> str | None:
+    """The user's stored access token for ``provider_id`` (postlogin's provider id, as in
+    ``Job.provider``), from whichever login library is installed: social-auth's
+    ``UserSocialAuth.extra_data`` first, then allauth's unexpired ``SocialToken``
+    (``SOCIALACCOUNT_STORE_TOKENS``). None when neither has one.
 
-    ``provider_id`` is postlogin's provider id (``Job.provider``: ``"google"``, ``"oidc"``...)
-    or an allauth one (``"google"``, an OpenID Connect app's ``provider_id``). None when
-    allauth is not installed, stores no tokens (``SOCIALACCOUNT_STORE_TOKENS`` is off), or has
-    none for this user, or only an expired one. When the user has several (several apps or
-    accounts), the one of the most recently used account wins.
+    The libraries are asked in the order their apps are in ``INSTALLED_APPS`` (``"postlogin"``
+    speaks for social-auth and comes before ``"postlogin.allauth"``).
     """
-    if not apps.is_installed("allauth.socialaccount"):
-        return None
-    from allauth.socialaccount.models import SocialToken
-
-    token: str | None = (
-        SocialToken.objects.filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
-            account__user_id=user_id,
-            account__provider__in=allauth_account_providers(provider_id),
-        )
-        .order_by("-account__last_login", "-pk")
-        .values_list("token", flat=True)
-        .first()
-    )
-    return token or None
-
-
-def allauth_account_providers(provider_id: str) -> set[str]:
-    """The values ``SocialAccount.provider`` takes for ``provider_id``.
-
-    allauth stores the app's ``provider_id`` for providers with several apps (OpenID Connect),
-    so postlogin's ``"oidc"`` stands for every ``openid_connect`` app.
-    """
-    from allauth.socialaccount.adapter import get_adapter
-
-    ids = {provider_id}
-    for extractor in providers.registered():
-        if extractor.id == provider_id:
-            ids.update(extractor.allauth_ids)
-    adapter = get_adapter()
-    for allauth_id in list(ids):
-        ids.update(app.provider_id for app in adapter.list_apps(None, provider=allauth_id))
-    ids.discard("")
-    return ids
+    for name in accounts.installed_sources():
+        token = accounts.source(name).access_token(user_id, provider_id)
+        if token:
+            return token
+    return None

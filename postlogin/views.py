@@ -6,20 +6,19 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.contrib import messages
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
 from django.template import TemplateDoesNotExist, loader
-from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import error_codes, gate, partials
-from .forms import OnboardingForm
+from . import error_codes
+from .deprecation import renamed
 from .models import Job, Profile
+
+#: The onboarding view moved with the rest of the social-auth integration.
+__getattr__ = renamed(__name__, {"onboarding": "postlogin.social.views.onboarding"})
 
 #: The most recent jobs returned; older ones are in the admin.
 JOB_STATUS_LIMIT = 50
@@ -87,30 +86,6 @@ def job_status(request: HttpRequest) -> JsonResponse:
     if not request.user.is_authenticated:
         return JsonResponse({"error": "authentication required"}, status=401)
     return JsonResponse(user_status(request.user.pk))
-
-
-@never_cache
-@require_GET
-def onboarding(request: HttpRequest) -> HttpResponse:
-    """The onboarding form for the social login this browser session is completing.
-
-    The form posts to social-auth's ``/complete/<backend>/`` with the partial token, which
-    resumes the pipeline at ``postlogin.pipeline.require_phone_number``. A token this session
-    did not start, or one that expired or was cleaned up, sends the user back to sign in again.
-    """
-    token = request.GET.get("partial_token", "")
-    partial = partials.load_for_session(request, token)
-    if partial is None:
-        messages.warning(request, _("Your sign-in expired or was not found. Please sign in again."))
-        return redirect(settings.LOGIN_URL)
-    details = partial.kwargs.get("details") or {}
-    return gate.render_form(
-        request,
-        form=OnboardingForm(),
-        backend_name=partial.backend,
-        partial_token=partial.token,
-        details=details,
-    )
 
 
 #: Seconds a client is asked to wait before trying again while the database is unavailable.

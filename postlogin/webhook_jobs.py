@@ -1,9 +1,5 @@
 """Deprecated: the built-in ``webhook`` kind is :mod:`postlogin.kinds.webhook`."""
 
-from typing import Any
+from .deprecation import MOVED, renamed
 
-from ._deprecated import module_getattr
-
-
-def __getattr__(name: str) -> Any:
-    return module_getattr(__name__)(name)
+__getattr__ = renamed(__name__, MOVED[__name__])

@@ -293,7 +293,7 @@ def test_the_benchmark_settings_skip_the_gate_and_reach_the_loopback_avatar_host
         "social_core.pipeline.social_auth.load_extra_data",
         "social_core.pipeline.user.user_details",
     ]
-    assert seen["offload"][0][-1] == "postlogin.pipeline.schedule_post_login_tasks"
+    assert seen["offload"][0][-1] == "postlogin.social.pipeline.schedule_post_login_tasks"
     assert seen["inline"][0][-1] == "bench.inline.fetch_avatar_and_send_welcome_email"
     assert all(debug is False for _pipeline, debug, _networks in seen.values())
     assert all(networks == ["127.0.0.0/8"] for _pipeline, _debug, networks in seen.values())

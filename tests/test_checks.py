@@ -14,15 +14,16 @@ from django.core.checks import run_checks as run_all_checks
 from django.core.management import call_command
 from django.test import modify_settings, override_settings
 
-from postlogin.checks import celery_config, pipeline
+from postlogin.checks import celery_config
 from postlogin.checks import conf as conf_checks
 from postlogin.schedules import beat_schedule
+from postlogin.social import checks as pipeline
 
 from . import settings as test_settings
 from .helpers import BOUNDED_BROKER_OPTIONS, celery_app
 
 Check = Callable[..., list[CheckMessage]]
-STEP = "postlogin.pipeline.schedule_post_login_tasks"
+STEP = "postlogin.social.pipeline.schedule_post_login_tasks"
 DEFAULT_PIPELINE = [
     "social_core.pipeline.social_auth.social_details",
     "social_core.pipeline.social_auth.social_names",
@@ -164,6 +165,32 @@ def test_pipeline_checks_are_silent_without_social_auth() -> None:
 def test_a_malformed_pipeline_is_left_to_social_auth() -> None:
     with override_settings(SOCIAL_AUTH_PIPELINE=STEP):
         assert ids(pipeline.check_pipeline_step) == []
+
+
+OLD_STEP = "postlogin.pipeline.schedule_post_login_tasks"
+OLD_GATE = "postlogin.pipeline.require_phone_number"
+
+
+def test_the_old_step_path_counts_as_the_step_and_is_w011() -> None:
+    with override_settings(SOCIAL_AUTH_PIPELINE=[*DEFAULT_PIPELINE, OLD_GATE, OLD_STEP]):
+        assert ids(pipeline.check_pipeline_step) == []
+        messages = pipeline.check_deprecated_step_paths(None)
+    assert [message.id for message in messages] == ["postlogin.W011", "postlogin.W011"]
+    assert all(isinstance(message, Warning) for message in messages)
+    assert messages[1].hint == f"Replace {OLD_STEP!r} with {STEP!r}."
+    assert "postlogin.social.pipeline.require_phone_number" in str(messages[0].hint)
+
+
+def test_the_old_step_path_before_the_user_exists_is_e001_naming_it() -> None:
+    steps = [*DEFAULT_PIPELINE[:6], OLD_STEP, *DEFAULT_PIPELINE[6:]]
+    with override_settings(SOCIAL_AUTH_PIPELINE=steps):
+        message = only_message(pipeline.check_pipeline_step)
+    assert message.id == "postlogin.E001"
+    assert message.msg.startswith(f"{OLD_STEP!r} comes before")
+
+
+def test_the_new_paths_are_not_w011() -> None:
+    assert ids(pipeline.check_deprecated_step_paths) == []
 
 
 # --- settings.POSTLOGIN: E002, W008, W009 -----------------------------------------------------

@@ -208,7 +208,9 @@ def test_every_setting_is_in_the_settings_reference_with_its_default() -> None:
 
 
 def test_every_check_id_is_documented() -> None:
-    source = "".join(p.read_text() for p in (ROOT / "postlogin" / "checks").glob("*.py"))
+    package = ROOT / "postlogin"
+    modules = [*(package / "checks").glob("*.py"), *package.glob("*/checks.py")]
+    source = "".join(path.read_text() for path in modules)
     in_code = set(re.findall(r'id="(postlogin\.[EW]\d{3})"', source))
     reference = (DOCS / "checks.md").read_text()
     assert in_code == set(re.findall(r"^\| `(postlogin\.[EW]\d{3})` \|", reference, re.M))

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from postlogin.emails import normal_form, same_address
-from postlogin.pipeline import associate_by_verified_email
+from postlogin.social.pipeline import associate_by_verified_email
 
 from .payloads import OIDC_USERINFO
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import responses
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, modify_settings
 from django.utils import timezone
 from social_django.models import Partial, UserSocialAuth
 
-from postlogin import partials
 from postlogin.models import Job, Profile
+from postlogin.social import partials
 
 from .payloads import GITHUB_EMAILS, GITHUB_TOKEN, GITHUB_USER, GOOGLE_USERINFO, OIDC_USERINFO
 from .social_flow import mock_google, social_login
@@ -28,13 +28,13 @@ BASE_PIPELINE = [
     "social_core.pipeline.social_auth.auth_allowed",
     "social_core.pipeline.social_auth.social_user",
     "social_core.pipeline.user.get_username",
-    "postlogin.pipeline.associate_by_verified_email",
+    "postlogin.social.pipeline.associate_by_verified_email",
     "social_core.pipeline.user.create_user",
     "social_core.pipeline.social_auth.associate_user",
     "social_core.pipeline.social_auth.load_extra_data",
     "social_core.pipeline.user.user_details",
-    "postlogin.pipeline.require_phone_number",
-    "postlogin.pipeline.schedule_post_login_tasks",
+    "postlogin.social.pipeline.require_phone_number",
+    "postlogin.social.pipeline.schedule_post_login_tasks",
 ]
 
 
@@ -188,6 +188,8 @@ def test_an_expired_partial_sends_the_user_back_to_sign_in(client: Client) -> No
     url = begin_and_pause(client)
     form = onboarding_form(client, url)
     Partial.objects.update(timestamp=timezone.now() - timedelta(hours=1))
+    with modify_settings(INSTALLED_APPS={"remove": ["social_django"]}):
+        assert partials.clear_stale() == 0, "social-auth not in use: not looked at"
     assert partials.clear_stale() == 1
     page = client.get(url, follow=False)
     assert page.status_code == 302
@@ -216,7 +218,7 @@ def test_a_cross_site_post_to_the_gate_is_refused(csrf_client: Client) -> None:
 @pytest.fixture
 def existing_ada(settings: Any) -> Any:
     settings.SOCIAL_AUTH_PIPELINE = [
-        step for step in BASE_PIPELINE if step != "postlogin.pipeline.require_phone_number"
+        step for step in BASE_PIPELINE if step != "postlogin.social.pipeline.require_phone_number"
     ]
     return get_user_model().objects.create_user("ada-local", "Ada@Example.com")
 
@@ -259,7 +261,7 @@ def test_github_links_only_a_verified_primary_email(
     settings: Any,
 ) -> None:
     settings.SOCIAL_AUTH_PIPELINE = [
-        step for step in BASE_PIPELINE if step != "postlogin.pipeline.require_phone_number"
+        step for step in BASE_PIPELINE if step != "postlogin.social.pipeline.require_phone_number"
     ]
     octo = django_user_model.objects.create_user("octo-local", "octocat@github.com")
     responses.post("https://github.com/login/oauth/access_token", json=GITHUB_TOKEN)
@@ -280,7 +282,7 @@ def test_github_links_only_a_verified_primary_email(
 def test_oidc_email_verified_claim_decides(existing_ada: Any, rf: Any) -> None:
     from types import SimpleNamespace
 
-    from postlogin.pipeline import associate_by_verified_email
+    from postlogin.social.pipeline import associate_by_verified_email
 
     backend = SimpleNamespace(name="oidc")
     strategy = SimpleNamespace(request=rf.get("/complete/oidc/"))
@@ -299,7 +301,7 @@ def test_oidc_email_verified_claim_decides(existing_ada: Any, rf: Any) -> None:
 def test_several_accounts_with_the_email_are_never_linked(existing_ada: Any, rf: Any) -> None:
     from types import SimpleNamespace
 
-    from postlogin.pipeline import associate_by_verified_email
+    from postlogin.social.pipeline import associate_by_verified_email
 
     get_user_model().objects.create_user("ada-2", "ada@example.com")
     refused = associate_by_verified_email(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from postlogin import _deprecated, jobs, kinds, ledger, runner
+from postlogin import deprecation, jobs, kinds, ledger, runner
 from postlogin.conf import postlogin_settings
 from postlogin.models import Job, Profile
 from postlogin.net import FetchError, TransientFetchError
@@ -248,13 +248,15 @@ def test_built_in_rate_limit_keys() -> None:
 
 @pytest.mark.parametrize(
     ("old", "name"),
-    [(old, name) for old, names in _deprecated.MOVED.items() for name in names],
+    [(old, name) for old, names in deprecation.MOVED.items() for name in names],
 )
 def test_an_old_import_path_warns_and_gives_the_moved_object(old: str, name: str) -> None:
-    target, _, new_name = _deprecated.MOVED[old][name].partition(":")
-    with pytest.warns(DeprecationWarning, match=f"{old}.{name} has moved to {target}"):
+    target, _, new_name = deprecation.MOVED[old][name].rpartition(".")
+    with pytest.warns(
+        deprecation.PostloginDeprecationWarning, match=f"{old}.{name} has moved to {target}"
+    ):
         found = getattr(import_module(old), name)
-    assert found is getattr(import_module(target), new_name or name)
+    assert found is getattr(import_module(target), new_name)
 
 
 def test_an_unknown_name_of_an_old_module_is_still_an_attribute_error() -> None:

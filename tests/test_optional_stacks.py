@@ -13,47 +13,62 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from postlogin.tokens import access_token_for
+from postlogin.tokens import access_token
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Runs in a fresh interpreter: block some packages as if they were not installed, start
-#: Django, run the system checks, import postlogin's modules, print the stacks that loaded.
+#: Runs in a fresh interpreter: block some packages as if they were not installed (or none),
+#: start Django, run the system checks, load the URLconf, import postlogin's modules, then print
+#: whether the onboarding page is routed and which stacks (and integrations) were imported.
 SCRIPT = """
 import sys
-for name in sys.argv[1].split(","):
+for name in filter(None, sys.argv[1].split(",")):
     sys.modules[name] = None
 import django
 django.setup()
 from django.core.management import call_command
+from django.urls import NoReverseMatch, get_resolver, reverse
 call_command("check", "--fail-level", "WARNING")
+get_resolver().resolve("/postlogin/jobs/")
+try:
+    print(reverse("postlogin:onboarding"))
+except NoReverseMatch:
+    print("no onboarding page")
 import postlogin.admin, postlogin.dispatch, postlogin.jobs, postlogin.tasks, postlogin.tokens
 import postlogin.urls, postlogin.views
 {extra_imports}
-stacks = {{"allauth", "social_core", "social_django"}}
-print(sorted(stacks & {{name.split(".")[0] for name in sys.modules if sys.modules[name]}}))
+stacks = ("allauth", "social_core", "social_django", "postlogin.allauth", "postlogin.social")
+print(sorted(name for name in stacks if sys.modules.get(name)))
 """
+SOCIAL = ["postlogin.social", "social_core", "social_django"]
+ALLAUTH = ["allauth", "postlogin.allauth"]
 
 
 @pytest.mark.parametrize(
-    ("settings_module", "absent", "extra_imports", "loaded"),
+    ("settings_module", "absent", "extra_imports", "onboarding", "loaded"),
     [
+        # The other stack not installed at all ...
         (
             "tests.settings",
             "allauth",
-            "import postlogin.pipeline",
-            ["social_core", "social_django"],
+            "import postlogin.social.pipeline",
+            "/postlogin/onboarding/",
+            SOCIAL,
         ),
         (
             "tests.settings_allauth",
             "social_core,social_django",
             "import postlogin.allauth.forms",
-            ["allauth"],
+            "no onboarding page",
+            ALLAUTH,
         ),
+        # ... or installed but not in INSTALLED_APPS: it is not imported either.
+        ("tests.settings", "", "", "/postlogin/onboarding/", SOCIAL),
+        ("tests.settings_allauth", "", "", "no onboarding page", ALLAUTH),
     ],
 )
-def test_postlogin_runs_with_one_stack_and_the_other_one_absent(
-    settings_module: str, absent: str, extra_imports: str, loaded: list[str]
+def test_postlogin_runs_with_one_stack_and_never_imports_the_other(
+    settings_module: str, absent: str, extra_imports: str, onboarding: str, loaded: list[str]
 ) -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
@@ -66,7 +81,7 @@ def test_postlogin_runs_with_one_stack_and_the_other_one_absent(
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == str(loaded)
+    assert result.stdout.splitlines()[-2:] == [onboarding, str(loaded)]
 
 
 BASE_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "postlogin"]
@@ -96,5 +111,5 @@ def test_enabling_the_allauth_integration_without_allauths_apps_names_them() -> 
 
 
 @pytest.mark.django_db
-def test_no_token_without_allauth_or_a_stored_one(user: Any) -> None:
-    assert access_token_for(user.pk, "google") is None
+def test_no_token_without_a_stored_one(user: Any) -> None:
+    assert access_token(user.pk, "google") is None

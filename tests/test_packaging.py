@@ -47,7 +47,7 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.associate_user",
     "social_core.pipeline.social_auth.load_extra_data",
     "social_core.pipeline.user.user_details",
-    "postlogin.pipeline.schedule_post_login_tasks",
+    "postlogin.social.pipeline.schedule_post_login_tasks",
 )
 """
 

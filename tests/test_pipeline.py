@@ -10,7 +10,7 @@ from django.core import mail
 
 from postlogin import runner
 from postlogin.models import Job
-from postlogin.pipeline import schedule_post_login_tasks
+from postlogin.social.pipeline import schedule_post_login_tasks
 
 from .payloads import GITHUB_EMAILS, GITHUB_TOKEN, GITHUB_USER, GOOGLE_TOKEN, GOOGLE_USERINFO
 from .settings import TEST_POSTLOGIN

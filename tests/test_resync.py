@@ -18,8 +18,8 @@ from django.utils import timezone
 from social_django.models import UserSocialAuth
 
 from postlogin import runner
-from postlogin.kinds import profile_sync
 from postlogin.events import ProviderProfile
+from postlogin.kinds import profile_sync
 from postlogin.models import Job, Profile
 
 from .devidp_server import (
@@ -222,7 +222,7 @@ def test_a_rate_limited_user_info_waits_as_told_or_is_retried_with_backoff(
     from social_core.exceptions import SocialAuthBaseException
 
     from postlogin.jobs import RetryLater
-    from postlogin.sync_socialauth import SOURCE
+    from postlogin.social.sync import SOURCE
 
     user = django_user_model.objects.create_user("octocat")
     social = UserSocialAuth.objects.create(

@@ -14,10 +14,10 @@ import requests
 from social_django.models import UserSocialAuth
 
 from postlogin import error_codes, scrub
+from postlogin.accounts import TokensRefused, installed_sources
 from postlogin.avatars import AvatarRejected
 from postlogin.jobs import PermanentJobError, RetryLater
 from postlogin.net import FetchError, TransientFetchError
-from postlogin.sync import TokensRefused, installed_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 GITLAB_TOKEN = "glpat-Zx81kQp2LmN4vB7sT0aY"
@@ -158,7 +158,7 @@ def test_every_postlogin_logger_scrubs() -> None:
     ]
     assert plain == []
     import postlogin.dispatch
-    import postlogin.pipeline  # noqa: F401
+    import postlogin.social.pipeline  # noqa: F401
 
     loggers = [
         logger

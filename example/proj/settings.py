@@ -158,16 +158,16 @@ SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.social_user",
     "social_core.pipeline.user.get_username",
     # Links a login to an existing account only when the provider says the email is verified.
-    "postlogin.pipeline.associate_by_verified_email",
+    "postlogin.social.pipeline.associate_by_verified_email",
     "social_core.pipeline.user.create_user",
     "social_core.pipeline.social_auth.associate_user",
     "social_core.pipeline.social_auth.load_extra_data",
     "social_core.pipeline.user.user_details",
     # The onboarding gate: a new account gives a phone number before the login completes.
-    "postlogin.pipeline.require_phone_number",
+    "postlogin.social.pipeline.require_phone_number",
     # After the user row exists and the gate is passed: record the slow work, published once
     # the login commits.
-    "postlogin.pipeline.schedule_post_login_tasks",
+    "postlogin.social.pipeline.schedule_post_login_tasks",
 )
 
 # --- django-allauth --------------------------------------------------------------------------

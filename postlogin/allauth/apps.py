@@ -29,6 +29,8 @@ class PostloginAllauthConfig(AppConfig):
                 "'postlogin.allauth' needs these apps in INSTALLED_APPS as well: "
                 + ", ".join(repr(app) for app in missing)
             )
-        from . import checks, receivers  # noqa: F401  (checks register themselves)
+        from ..accounts import register_source
+        from . import checks, receivers, sync  # noqa: F401  (checks register themselves)
 
         receivers.connect()
+        register_source("allauth", sync.SOURCE, app="allauth.socialaccount")

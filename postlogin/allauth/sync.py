@@ -26,10 +26,11 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from .. import providers
+from ..accounts import TokensRefused
 from ..events import ProviderProfile
 from ..jobs import PermanentJobError, retry_after
 from ..numbers import ascii_int
-from ..sync import TokensRefused
+from . import tokens
 from .logins import provider_payload
 
 #: Statuses with which a server refuses credentials (RFC 6749 section 5.2, RFC 6750 section 3.1).
@@ -74,6 +75,9 @@ class AllauthAccounts:
         payload = provider_payload(provider.id, login.account.extra_data, login.email_addresses)
         fresh = providers.for_allauth(provider.id).profile(payload)
         return dataclasses.replace(fresh, uid=str(account.uid))
+
+    def access_token(self, user_id: Any, provider_id: str) -> str | None:
+        return tokens.access_token(user_id, provider_id)
 
 
 def _provider_and_adapter(account: SocialAccount, request: HttpRequest) -> tuple[Any, Any]:

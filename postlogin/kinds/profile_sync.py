@@ -5,7 +5,7 @@ social account whose profile was last synced more than ``RESYNC_AFTER`` seconds 
 of ``RESYNC_BATCH_SIZE``: social-auth's ``UserSocialAuth`` rows and django-allauth's
 ``SocialAccount`` rows that have a stored token, whichever of the two is installed. The job asks
 the provider's user-info endpoint with the stored access token, through the login library's own
-code for that provider (:mod:`postlogin.sync_socialauth`, :mod:`postlogin.allauth.sync`), which
+code for that provider (:mod:`postlogin.social.sync`, :mod:`postlogin.allauth.sync`), which
 refresh an expired token first. It stores the name and email, and a changed picture URL becomes
 an avatar job. A token the provider refuses (revoked, or a refresh that fails) marks the profile
 ``needs_login`` (``tokens_refused_at``) instead of retrying for ever, until the user's next login.
@@ -25,13 +25,13 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from ..accounts import TokensRefused, installed_sources, source
 from ..conf import postlogin_settings
 from ..enqueue import enqueue
 from ..events import LoginEvent, ProviderProfile
 from ..jobs import JobKind, PermanentJobError
 from ..models import Job, Profile
 from ..scrub import describe, get_logger, secrets_or_none
-from ..sync import TokensRefused, installed_sources, source
 from . import AVATAR, PROFILE_SYNC, avatar
 
 logger = get_logger(__name__)

@@ -77,7 +77,7 @@ def test_stored_secrets_are_the_users_allauth_tokens(
     user: Any, django_user_model: Any, django_assert_max_num_queries: Any
 ) -> None:
     from postlogin import scrub
-    from postlogin.sync import installed_sources
+    from postlogin.accounts import installed_sources
 
     linked(user, "gitlab", GITLAB_TOKEN, "glrt-refresh-token")
     linked(django_user_model.objects.create_user("other"), "github", "gho_not_ada")

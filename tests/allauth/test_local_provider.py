@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
 
+from postlogin.allauth.tokens import access_token
 from postlogin.models import Job, Profile
-from postlogin.tokens import access_token_for
 
 from ..devidp_server import sign_in_at_idp
 from ..helpers import celery_app, require_postgresql, running_worker, wait_until
@@ -64,7 +64,7 @@ def test_sign_in_at_the_local_provider_and_a_real_worker_does_the_jobs_once(
     assert [message.to for message in mail.outbox] == [["alan@example.com"]]
 
     # The token allauth stored is the one a profile re-sync job would call the provider with.
-    token = access_token_for(user.pk, "oidc")
+    token = access_token(user.pk, "oidc")
     assert token
     userinfo = requests.get(
         f"{devidp}/userinfo/", headers={"Authorization": f"Bearer {token}"}, timeout=10

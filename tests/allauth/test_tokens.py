@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from postlogin import providers
-from postlogin.tokens import access_token_for
+from postlogin.allauth.tokens import access_token
 
 from ..payloads import GITHUB_TOKEN, GOOGLE_TOKEN
 from .flow import allauth_login, mock_github, mock_google
@@ -26,14 +26,14 @@ def test_the_token_of_the_login_is_found_by_provider(client: Client) -> None:
     mock_github(responses.mock)
     allauth_login(client, "google")
     user = get_user_model().objects.get()
-    assert access_token_for(user.pk, "google") == GOOGLE_TOKEN["access_token"]
-    assert access_token_for(user.pk, "github") is None
+    assert access_token(user.pk, "google") == GOOGLE_TOKEN["access_token"]
+    assert access_token(user.pk, "github") is None
 
     other = Client()
     allauth_login(other, "github")
     octocat = get_user_model().objects.get(username="octocat")
-    assert access_token_for(octocat.pk, "github") == GITHUB_TOKEN["access_token"]
-    assert access_token_for(octocat.pk, "google") is None
+    assert access_token(octocat.pk, "github") == GITHUB_TOKEN["access_token"]
+    assert access_token(octocat.pk, "google") is None
 
 
 @responses.activate
@@ -44,7 +44,7 @@ def test_an_expired_token_is_not_handed_out(client: Client) -> None:
     allauth_login(client, "google")
     user = get_user_model().objects.get()
     SocialToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert access_token_for(user.pk, "google") is None
+    assert access_token(user.pk, "google") is None
 
 
 @responses.activate
@@ -52,7 +52,7 @@ def test_no_token_when_allauth_stores_none(client: Client, settings: Any) -> Non
     settings.SOCIALACCOUNT_STORE_TOKENS = False
     mock_google(responses.mock)
     allauth_login(client, "google")
-    assert access_token_for(get_user_model().objects.get().pk, "google") is None
+    assert access_token(get_user_model().objects.get().pk, "google") is None
 
 
 def test_oidc_stands_for_every_openid_connect_app(user: Any) -> None:
@@ -60,9 +60,9 @@ def test_oidc_stands_for_every_openid_connect_app(user: Any) -> None:
 
     account = SocialAccount.objects.create(user=user, provider="devidp", uid="ada")
     SocialToken.objects.create(account=account, token="devidp-access-token")
-    assert access_token_for(user.pk, "oidc") == "devidp-access-token"
-    assert access_token_for(user.pk, "devidp") == "devidp-access-token"
-    assert access_token_for(user.pk + 1, "oidc") is None
+    assert access_token(user.pk, "oidc") == "devidp-access-token"
+    assert access_token(user.pk, "devidp") == "devidp-access-token"
+    assert access_token(user.pk + 1, "oidc") is None
 
 
 def test_the_most_recently_used_account_wins(user: Any) -> None:
@@ -72,7 +72,7 @@ def test_the_most_recently_used_account_wins(user: Any) -> None:
         account = SocialAccount.objects.create(user=user, provider="google", uid=uid)
         SocialToken.objects.create(account=account, token=f"{uid}-token")
     SocialAccount.objects.filter(uid="first").update(last_login=timezone.now() + timedelta(1))
-    assert access_token_for(user.pk, "google") == "first-token"
+    assert access_token(user.pk, "google") == "first-token"
 
 
 def test_a_registered_provider_finds_the_token_of_its_allauth_id(user: Any) -> None:
@@ -84,9 +84,9 @@ def test_a_registered_provider_finds_the_token_of_its_allauth_id(user: Any) -> N
 
     account = SocialAccount.objects.create(user=user, provider="twitch", uid="141981764")
     SocialToken.objects.create(account=account, token="twitch-access-token")
-    assert access_token_for(user.pk, "streaming") is None, "not registered yet"
+    assert access_token(user.pk, "streaming") is None, "not registered yet"
     providers.register(Streaming)
     try:
-        assert access_token_for(user.pk, "streaming") == "twitch-access-token"
+        assert access_token(user.pk, "streaming") == "twitch-access-token"
     finally:
         providers.unregister(Streaming.id)

@@ -65,7 +65,7 @@ def _url_avatar(job: Job) -> None:
 
 
 def _graph_avatar(job: Job) -> None:
-    image = graph.fetch_photo(job.user_id, providers.Microsoft.backend_names)
+    image = graph.fetch_photo(job.user_id)
     store_avatar(Profile.for_user_id(job.user_id), image, graph.PHOTO_URL)
 
 
