@@ -18,7 +18,7 @@ from django.utils import timezone
 from postlogin import _deprecated, jobs, kinds, ledger, runner
 from postlogin.conf import postlogin_settings
 from postlogin.models import Job, Profile
-from postlogin.net import FetchError, TransientFetchError
+from postlogin.net import TransientFetchError
 
 pytestmark = pytest.mark.django_db
 
@@ -79,19 +79,6 @@ def test_a_retry_after_is_capped_by_retry_backoff_max(
         raise TransientFetchError("http_status", "HTTP 429", status=429, retry_after=86400)
 
     assert runner.run(make_job(kind=kind_name).pk).countdown == 30
-
-
-def test_a_plain_fetch_error_is_retried_with_the_backoff(
-    make_job: MakeJob, kind_name: str, settings: Any
-) -> None:
-    settings.POSTLOGIN = {**settings.POSTLOGIN, "RETRY_BACKOFF": 1}
-
-    @jobs.register(kind_name)
-    def handler(job: Job) -> None:
-        raise FetchError("too_large", "over AVATAR_MAX_BYTES")
-
-    outcome = runner.run(make_job(kind=kind_name).pk)
-    assert (outcome.state, outcome.countdown <= 1) == ("retry", True)
 
 
 def test_the_runner_applies_a_user_kinds_declared_rate_limit(

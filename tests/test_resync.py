@@ -18,8 +18,8 @@ from django.utils import timezone
 from social_django.models import UserSocialAuth
 
 from postlogin import runner
-from postlogin.kinds import profile_sync
 from postlogin.events import ProviderProfile
+from postlogin.kinds import profile_sync
 from postlogin.models import Job, Profile
 
 from .devidp_server import (
