@@ -4,6 +4,6 @@ Every message has a stable id, ``postlogin.E001``, ``postlogin.W001``..., and a 
 fix. An id is never reused: docs/checks.md lists them all, a retired one marked "reserved".
 """
 
-from . import celery_config, conf, email, pipeline
+from . import celery_config, conf, email, kinds, pipeline
 
-__all__ = ["celery_config", "conf", "email", "pipeline"]
+__all__ = ["celery_config", "conf", "email", "kinds", "pipeline"]
