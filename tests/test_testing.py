@@ -70,7 +70,11 @@ def test_replies_are_served_in_order_and_the_runner_counts_attempts(
 ) -> None:
     settings.POSTLOGIN = {**settings.POSTLOGIN, "RETRY_BACKOFF": 1}
     posting_kind(kind_name)
-    answers = [requests.Timeout(), Reply(503, headers={"Retry-After": "30"}), Reply(201)]
+    answers: list[Reply | requests.RequestException] = [
+        requests.Timeout(),
+        Reply(503, headers={"Retry-After": "30"}),
+        Reply(201),
+    ]
     with canned_responses({API: answers}) as canned:
         result = run_job(make_job(kind=kind_name))
     result.assert_done(attempts=3)

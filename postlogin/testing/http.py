@@ -32,6 +32,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -135,7 +136,7 @@ def canned_responses(
     names = {
         host: [CANNED_ADDRESS]
         for url in table
-        if (host := str(requests.utils.urlparse(url).hostname)) and not _is_literal(host)
+        if (host := str(urlsplit(url).hostname)) and not _is_literal(host)
     }
     names.update({name: list(addresses) for name, addresses in (hosts or {}).items()})
     canned = CannedResponses(table)
@@ -168,15 +169,15 @@ def _resolver(names: Mapping[str, Sequence[str]]) -> Any:
     """``socket.getaddrinfo`` answering ``names`` (and ``localhost``); a literal address is
     parsed, any other name fails without asking DNS."""
 
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+    def getaddrinfo(
+        host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> list[Any]:
         name = host.decode() if isinstance(host, bytes) else str(host)
         table = {"localhost": ["127.0.0.1"], **names}
         if name.rstrip(".").lower() not in table:
-            flags = kwargs.pop("flags", 0)
-            return _real_getaddrinfo(
-                host, port, *args, flags=flags | socket.AI_NUMERICHOST, **kwargs
-            )
-        answers = []
+            # AI_NUMERICHOST: a literal parses as libc parses it; a name fails, DNS unasked.
+            return _real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+        answers: list[Any] = []
         for address in table[name.rstrip(".").lower()]:
             if ipaddress.ip_address(address).version == 4:
                 answers.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)))
