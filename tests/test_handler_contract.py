@@ -4,9 +4,8 @@ done."""
 
 from __future__ import annotations
 
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from email.utils import format_datetime
 from importlib import import_module
@@ -23,14 +22,6 @@ from postlogin.net import TransientFetchError
 pytestmark = pytest.mark.django_db
 
 MakeJob = Callable[..., Job]
-
-
-@pytest.fixture
-def kind_name() -> Iterator[str]:
-    """A fresh kind name per test (and so a fresh rate-limit budget), unregistered after."""
-    name = f"contract-{uuid.uuid4().hex[:12]}"
-    yield name
-    jobs.unregister(name)
 
 
 def refreshed(job: Job) -> Job:

@@ -3,8 +3,7 @@ can never succeed fails after one attempt; what may succeed later is retried."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,13 +18,6 @@ from postlogin.net import FetchError, TransientFetchError
 pytestmark = pytest.mark.django_db
 
 MakeJob = Callable[..., Job]
-
-
-@pytest.fixture
-def kind_name() -> Iterator[str]:
-    name = f"classify-{uuid.uuid4().hex[:12]}"
-    yield name
-    jobs.unregister(name)
 
 
 def http_failure(status: int) -> requests.HTTPError:
@@ -78,31 +70,31 @@ RETRIED = [
 ]
 
 
-@pytest.mark.parametrize(("what", "error"), PERMANENT, ids=[what for what, _ in PERMANENT])
-def test_an_error_that_can_never_succeed_fails_after_one_attempt(
-    make_job: MakeJob, kind_name: str, what: str, error: Exception
-) -> None:
+def run_raising(make_job: MakeJob, kind_name: str, error: Exception) -> tuple[str, Job]:
+    """Run once a job whose handler raises ``error``: the outcome's state, and the row."""
+
     @jobs.register(kind_name)
     def handler(job: Job) -> None:
         raise error
 
     job = make_job(kind=kind_name)
-    assert runner.run(job.pk).state == "failed"
-    failed = Job.objects.get(pk=job.pk)
-    assert (failed.state, failed.attempts) == ("failed", 1)
+    return runner.run(job.pk).state, Job.objects.get(pk=job.pk)
+
+
+@pytest.mark.parametrize(("what", "error"), PERMANENT, ids=[what for what, _ in PERMANENT])
+def test_an_error_that_can_never_succeed_fails_after_one_attempt(
+    make_job: MakeJob, kind_name: str, what: str, error: Exception
+) -> None:
+    state, row = run_raising(make_job, kind_name, error)
+    assert (state, row.state, row.attempts) == ("failed", "failed", 1)
 
 
 @pytest.mark.parametrize(("what", "error"), RETRIED, ids=[what for what, _ in RETRIED])
 def test_an_error_that_may_pass_is_retried(
     make_job: MakeJob, kind_name: str, what: str, error: Exception
 ) -> None:
-    @jobs.register(kind_name)
-    def handler(job: Job) -> None:
-        raise error
-
-    job = make_job(kind=kind_name)
-    assert runner.run(job.pk).state == "retry"
-    assert Job.objects.get(pk=job.pk).state == "queued"
+    state, row = run_raising(make_job, kind_name, error)
+    assert (state, row.state, row.attempts) == ("retry", "queued", 1)
 
 
 def test_the_classification_stops_on_a_cycle_of_causes() -> None:

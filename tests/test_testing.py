@@ -4,8 +4,6 @@ instead of it, and jobs run through the real runner with their attempts counted.
 from __future__ import annotations
 
 import socket
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,13 +17,6 @@ from postlogin.testing import CANNED_ADDRESS, Reply, canned_responses, record_lo
 pytestmark = pytest.mark.django_db
 
 API = "https://api.example.com/contacts"
-
-
-@pytest.fixture
-def kind_name() -> Iterator[str]:
-    name = f"testing-{uuid.uuid4().hex[:12]}"
-    yield name
-    jobs.unregister(name)
 
 
 def posting_kind(name: str, url: str = API) -> None:
