@@ -47,6 +47,7 @@ REASONS = {
     "timeout": "timeout",
     "http_status": "provider_error",
     "unexpected_encoding": "provider_error",
+    "bad_body": "provider_error",
     "too_large": "too_large",
     "too_many_pixels": "too_large",
     "not_an_image": "unsupported_image",

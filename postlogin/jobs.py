@@ -11,11 +11,14 @@ whether the kind applies and under which idempotency key::
 
 The contract, which :mod:`postlogin.runner` enforces:
 
-- A handler returns (the job is done), or raises. :class:`PermanentJobError` fails the job at
-  once; :class:`RetryLater` and :class:`postlogin.net.TransientFetchError` retry it no sooner
-  than their ``countdown``/``retry_after`` says, nor than the backoff; anything else (a
-  :class:`postlogin.net.FetchError` included) is retried with backoff until the retry budget is
-  spent.
+- A handler returns (the job is done), or raises. What is raised is classified in one place,
+  :func:`is_permanent`: :class:`PermanentJobError`, a permanent
+  :class:`postlogin.http.FetchError` (refused address or redirect, bad URL, oversized or
+  compressed body, a status outside :data:`postlogin.http.RETRIED_STATUSES`) and any error
+  carrying such an HTTP status fail the job at once; :class:`RetryLater` and
+  :class:`postlogin.http.TransientFetchError` retry it no sooner than their
+  ``countdown``/``retry_after`` says, nor than the backoff; anything else is retried with
+  backoff until the retry budget is spent.
 - ``rate_limit_key`` (a string, or a function of the job) names the ``RATE_LIMITS`` budget the
   job's calls take from: the runner takes one call before calling the handler, and a job over
   the limit waits without using an attempt.
@@ -36,7 +39,7 @@ from typing import Any
 from .deprecation import MOVED, renamed
 from .events import LoginEvent
 from .models import Job
-from .net import retry_after_seconds
+from .net import RETRIED_STATUSES, FetchError, retry_after_seconds
 
 
 class PermanentJobError(Exception):
@@ -66,6 +69,45 @@ class RetryLater(Exception):
         self.countdown = max(0.0, countdown)
         self.counts_as_attempt = counts_as_attempt
         self.error_code = code
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether the runner fails the job at once for ``exc``, without a retry: the one
+    classification of a handler's errors.
+
+    The first of ``exc`` and its explicit causes (``raise ... from``) that says decides:
+    :class:`PermanentJobError` (yes), :class:`RetryLater` (no), a
+    :class:`~postlogin.net.FetchError` (its ``permanent``), an error carrying an HTTP error
+    status, as ``requests.HTTPError`` (``response.status_code``) and social-core's errors
+    (``status_code``) do (yes, unless the status is one of
+    :data:`~postlogin.net.RETRIED_STATUSES`). An error none of them explains is retried.
+    """
+    link: BaseException | None = exc
+    for _depth in range(8):  # a cycle of causes, or a very long chain, stops here
+        if link is None:
+            return False
+        if isinstance(link, PermanentJobError):
+            return True
+        if isinstance(link, RetryLater):
+            return False
+        if isinstance(link, FetchError):
+            return link.permanent
+        status = _http_status(link)
+        if status is not None and status >= 400:
+            return status not in RETRIED_STATUSES
+        link = link.__cause__
+    return False
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status an error from an HTTP library carries, if any."""
+    for status in (
+        getattr(exc, "status_code", None),
+        getattr(getattr(exc, "response", None), "status_code", None),
+    ):
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
+    return None
 
 
 def retry_after(value: object, reason: str) -> RetryLater | None:

@@ -6,14 +6,19 @@ header, TLS SNI and certificate check still use the host name. Redirects are fol
 hop at a time, each hop checked like the first. Every fetch has connect and read timeouts, an
 overall time budget, and a byte cap enforced while the body streams in.
 
-Errors carry a stable ``reason``. :class:`TransientFetchError` means trying again later may help
-(the job runner retries only those); any other :class:`FetchError` is final.
+Errors carry a stable ``reason`` and say whether they are ``permanent``.
+:class:`TransientFetchError` (timeouts, connection errors, the :data:`RETRIED_STATUSES`) means
+trying again later may help; any other :class:`FetchError` (a refused address or redirect, a bad
+URL, an oversized or compressed body, any other status) is final, and the job runner fails the
+job at once. The public face of this module, for a project's own job kinds, is
+:mod:`postlogin.http`.
 """
 
 from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import socket
 import time
 from collections.abc import Mapping
@@ -38,11 +43,14 @@ if TYPE_CHECKING:
 
 
 class FetchError(Exception):
-    """A download that will not succeed by retrying it (refused URL, 404, too large...).
+    """A request that will not succeed by retrying it (refused URL, 404, too large...).
 
     ``reason`` is a stable code (``address_not_allowed``, ``too_large``, ``http_status``...);
-    ``status`` the HTTP status when the server answered one.
+    ``status`` the HTTP status when the server answered one. ``permanent`` is what the job
+    runner reads: True here, False for :class:`TransientFetchError`.
     """
+
+    permanent = True
 
     def __init__(self, reason: str, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -56,6 +64,8 @@ class TransientFetchError(FetchError):
     ``retry_after`` is the server's ``Retry-After``, in seconds, when it sent one.
     """
 
+    permanent = False
+
     def __init__(
         self,
         reason: str,
@@ -68,7 +78,11 @@ class TransientFetchError(FetchError):
         self.retry_after = retry_after
 
 
-_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: The HTTP statuses that are retried, for every outbound call: request timeout, too early, too
+#: many requests, and the server errors that say "not now" (internal error, bad gateway,
+#: unavailable, gateway timeout). Any other error status fails at once: 501 and 505 will not
+#: change by asking again, nor will a 4xx.
+RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 
@@ -315,22 +329,36 @@ def _redirect_target(response: requests.Response, hop: _Hop) -> str:
     return urljoin(hop.request.url or "", location)
 
 
-def _check_status(response: requests.Response, hop: _Hop) -> None:
-    status = response.status_code
-    message = f"HTTP {status} from {hop.destination.hostname}"
-    if status in _TRANSIENT_STATUS:
-        raise TransientFetchError(
+def status_error(status: int, headers: Mapping[str, str], message: str) -> FetchError:
+    """The error for an answer whose ``status`` is not the one asked for: transient (with the
+    ``Retry-After`` of ``headers``, a case-insensitive mapping) for :data:`RETRIED_STATUSES`,
+    permanent for any other."""
+    if status in RETRIED_STATUSES:
+        return TransientFetchError(
             "http_status",
             message,
             status=status,
-            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=retry_after_seconds(headers.get("Retry-After")),
         )
+    return FetchError("http_status", message, status=status)
+
+
+def _check_status(response: requests.Response, hop: _Hop) -> None:
+    status = response.status_code
     if status != 200:
-        raise FetchError("http_status", message, status=status)
+        raise status_error(
+            status, response.headers, f"HTTP {status} from {hop.destination.hostname}"
+        )
+    _check_encoding(response, hop)
+
+
+def _check_encoding(response: requests.Response, hop: _Hop) -> None:
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         raise FetchError(
-            "unexpected_encoding", f"Content-Encoding {encoding!r} was not asked for", status=200
+            "unexpected_encoding",
+            f"{hop.destination.hostname} sent Content-Encoding {encoding!r}, not asked for",
+            status=response.status_code,
         )
 
 
@@ -402,27 +430,85 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def post(
-    url: str, body: bytes, headers: Mapping[str, str], *, max_bytes: int = 64 * 1024
-) -> tuple[int, dict[str, str]]:
-    """POST ``body`` to ``url`` through the same guard as :func:`fetch_bytes` (vetted address,
-    timeouts); return ``(status, response headers)``. Redirects are not followed: a receiver
-    that redirects a POST gets its 3xx reported. The response body is read up to ``max_bytes``
-    and dropped. Connection errors and timeouts raise :class:`TransientFetchError`."""
+@dataclass(frozen=True, eq=False)
+class Response:
+    """The answer to :func:`request`: ``status``, ``headers`` (case-insensitive) and the body,
+    read within the byte cap and the time budget.
+
+    The status line is what the server decided; a body that was too large, compressed, or cut
+    off does not change it. Such a body raises its error only when read (:attr:`body`,
+    :meth:`json`), so a caller that needs only the status never sees it.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    url: str
+    raw_body: bytes = b""
+    body_error: FetchError | None = None
+
+    @property
+    def body(self) -> bytes:
+        """The whole body; raises the :class:`FetchError` met while reading it."""
+        if self.body_error is not None:
+            raise self.body_error
+        return self.raw_body
+
+    def json(self) -> Any:
+        """The body parsed as JSON; a body that is not JSON raises ``FetchError("bad_body")``."""
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise FetchError(
+                "bad_body", f"HTTP {self.status} from {_origin(self.url)[1]}: not JSON ({exc})"
+            ) from exc
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int = 64 * 1024,
+) -> Response:
+    """Send one request to ``url`` through the same guard as :func:`fetch_bytes` (vetted address,
+    timeouts, byte cap) and return the :class:`Response`, whatever its status. Redirects are not
+    followed: a 3xx is returned like any status. Connection errors and timeouts raise
+    :class:`TransientFetchError`; a refused or malformed URL a permanent :class:`FetchError`.
+    """
     connect_timeout, read_timeout = postlogin_settings.HTTP_TIMEOUT
     deadline = time.monotonic() + connect_timeout + read_timeout
     request_headers = {
         "User-Agent": postlogin_settings.HTTP_USER_AGENT,
+        # A compressed body could expand past the cap.
         "Accept-Encoding": "identity",
-        **headers,
+        **(headers or {}),
     }
-    hop = _prepare(url, request_headers, deadline, method="POST", body=body)
+    hop = _prepare(url, request_headers, deadline, method=method, body=body)
     with (
         closing(_PinnedAdapter(hop.destination)) as adapter,
         _send(adapter, hop, deadline) as response,
     ):
-        # Read (within the cap and the deadline) so that the server sees its answer taken;
-        # the status line is what counts: a broken, slow or oversized body does not change it.
-        with suppress(FetchError):
-            _read_body(response, hop, max_bytes, deadline, adapter.sockets)
-        return response.status_code, dict(response.headers)
+        # Read (within the cap and the deadline) so that the server sees its answer taken.
+        raw_body, body_error = b"", None
+        try:
+            _check_encoding(response, hop)
+            raw_body = _read_body(response, hop, max_bytes, deadline, adapter.sockets)
+        except FetchError as exc:
+            body_error = exc
+        return Response(
+            status=response.status_code,
+            headers=response.headers,
+            url=hop.request.url or url,
+            raw_body=raw_body,
+            body_error=body_error,
+        )
+
+
+def post(
+    url: str, body: bytes, headers: Mapping[str, str], *, max_bytes: int = 64 * 1024
+) -> tuple[int, dict[str, str]]:
+    """POST ``body`` to ``url`` (:func:`request`); return ``(status, response headers)``. The
+    response body is read up to ``max_bytes`` and dropped."""
+    response = request("POST", url, body=body, headers=headers, max_bytes=max_bytes)
+    return response.status, dict(response.headers)

@@ -1,6 +1,7 @@
 """Run one job: claim it, call its handler, record the outcome.
 
-The runner enforces the handler contract of :mod:`postlogin.jobs`: it takes a call from the
+The runner enforces the handler contract of :mod:`postlogin.jobs`: it fails a job at once for an
+error that retrying cannot fix (:func:`postlogin.jobs.is_permanent`), takes a call from the
 kind's rate limit before the handler runs (over the limit, the job waits without using an
 attempt), honours every wait an error asks for (``RetryLater.countdown``,
 ``TransientFetchError.retry_after``) on top of the backoff, and calls a handler's completion in
@@ -150,7 +151,7 @@ def _requested_wait(exc: Exception) -> float | None:
 
 def _record_error(job: Job, exc: Exception, duration: float) -> Outcome:
     error, code = describe(exc, job), error_codes.code_for(exc)
-    permanent = isinstance(exc, jobs.PermanentJobError)
+    permanent = jobs.is_permanent(exc)
     counts = not isinstance(exc, jobs.RetryLater) or exc.counts_as_attempt
     if permanent or (counts and job.attempts > postlogin_settings.MAX_RETRIES):
         if not ledger.mark_failed(job, error, code):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,16 @@ def closed_breaker() -> Iterator[None]:
 @pytest.fixture
 def user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("ada", "ada@example.com", first_name="Ada")
+
+
+@pytest.fixture
+def kind_name() -> Iterator[str]:
+    """A fresh job kind name per test (and so a fresh rate-limit budget), unregistered after."""
+    from postlogin import jobs
+
+    name = f"kind-{uuid.uuid4().hex[:12]}"
+    yield name
+    jobs.unregister(name)
 
 
 @pytest.fixture

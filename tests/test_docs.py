@@ -17,12 +17,15 @@ import importlib
 import json
 import re
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.checks import run_checks as run_all_checks
+from django.db import transaction
 from django.test import override_settings
 
 from postlogin import jobs, providers
@@ -124,9 +127,10 @@ def run_contracts(namespace: dict[str, Any]) -> list[str]:
     return ran
 
 
-def run_block(block: Block) -> tuple[dict[str, Any], list[str]]:
+@contextmanager
+def block_run(block: Block) -> Iterator[tuple[dict[str, Any], list[str]]]:
     """Run ``block`` after the blocks it continues; its namespace, and the contract checks run.
-    Job kinds and providers it registers are gone afterwards."""
+    Job kinds and providers it registers are served until the ``with`` block ends."""
     namespace: dict[str, Any] = {"__name__": "docs_block"}
     kinds = set(jobs.registered_kinds())
     served = set(providers.registered())
@@ -134,7 +138,7 @@ def run_block(block: Block) -> tuple[dict[str, Any], list[str]]:
         if block.before:
             exec(compile(block.before, f"{block.where} (before)", "exec"), namespace)  # noqa: S102
         exec(compile(block.code, block.where, "exec"), namespace)  # noqa: S102
-        return namespace, run_contracts(namespace)
+        yield namespace, run_contracts(namespace)
     finally:
         for kind in set(jobs.registered_kinds()) - kinds:
             jobs.unregister(kind)
@@ -142,18 +146,46 @@ def run_block(block: Block) -> tuple[dict[str, Any], list[str]]:
             providers.unregister(cls.id)
 
 
-@pytest.mark.parametrize(
-    "block", [b for b in PYTHON if not b.marked], ids=lambda block: block.where
-)
-def test_python_block_runs(block: Block) -> None:
-    namespace, _ = run_block(block)
+def run_block(block: Block) -> tuple[dict[str, Any], list[str]]:
+    """:func:`block_run`, the kinds and providers it registered gone once it returns."""
+    with block_run(block) as ran:
+        return ran
+
+
+def block_settings(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The settings a block defines (its UPPERCASE names)."""
     settings = {name: value for name, value in namespace.items() if name.isupper()}
     if "INSTALLED_APPS" in settings:
         # Written as [..., "postlogin"]: the project's own apps are elided.
         assert "postlogin" in settings.pop("INSTALLED_APPS")
-    if settings:
-        with override_settings(**settings):
-            assert run_checks(tags=["postlogin"]) == []
+    return settings
+
+
+@pytest.mark.parametrize(
+    "block", [b for b in PYTHON if not b.marked], ids=lambda block: block.where
+)
+def test_python_block_runs(block: Block) -> None:
+    # The checks run while the kinds the blocks register are registered, as after ready().
+    with block_run(block) as (namespace, _):
+        settings = block_settings(namespace)
+        if settings:
+            with override_settings(**settings):
+                assert run_checks(tags=["postlogin"]) == []
+
+
+@pytest.mark.django_db
+def test_the_job_kind_example_passes_its_own_tests() -> None:
+    (block,) = [b for b in PYTHON if "def test_the_first_login_creates_one_contact" in b.code]
+    with block_run(block) as (namespace, _):
+        tests = [value for name, value in namespace.items() if name.startswith("test_")]
+        assert len(tests) == 3
+        assert jobs.get_kind("crm_contact") is not None
+        with override_settings(**block_settings(namespace)):
+            for test in tests:
+                with transaction.atomic():
+                    test()
+                    transaction.set_rollback(True)
+    assert jobs.get_kind("crm_contact") is None, "registered while the example ran, no longer"
 
 
 def test_the_provider_example_registers_and_passes_the_contract() -> None:

@@ -4,9 +4,8 @@ done."""
 
 from __future__ import annotations
 
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from email.utils import format_datetime
 from importlib import import_module
@@ -18,19 +17,11 @@ from django.utils import timezone
 from postlogin import deprecation, jobs, kinds, ledger, runner
 from postlogin.conf import postlogin_settings
 from postlogin.models import Job, Profile
-from postlogin.net import FetchError, TransientFetchError
+from postlogin.net import TransientFetchError
 
 pytestmark = pytest.mark.django_db
 
 MakeJob = Callable[..., Job]
-
-
-@pytest.fixture
-def kind_name() -> Iterator[str]:
-    """A fresh kind name per test (and so a fresh rate-limit budget), unregistered after."""
-    name = f"contract-{uuid.uuid4().hex[:12]}"
-    yield name
-    jobs.unregister(name)
 
 
 def refreshed(job: Job) -> Job:
@@ -79,19 +70,6 @@ def test_a_retry_after_is_capped_by_retry_backoff_max(
         raise TransientFetchError("http_status", "HTTP 429", status=429, retry_after=86400)
 
     assert runner.run(make_job(kind=kind_name).pk).countdown == 30
-
-
-def test_a_plain_fetch_error_is_retried_with_the_backoff(
-    make_job: MakeJob, kind_name: str, settings: Any
-) -> None:
-    settings.POSTLOGIN = {**settings.POSTLOGIN, "RETRY_BACKOFF": 1}
-
-    @jobs.register(kind_name)
-    def handler(job: Job) -> None:
-        raise FetchError("too_large", "over AVATAR_MAX_BYTES")
-
-    outcome = runner.run(make_job(kind=kind_name).pk)
-    assert (outcome.state, outcome.countdown <= 1) == ("retry", True)
 
 
 def test_the_runner_applies_a_user_kinds_declared_rate_limit(

@@ -6,6 +6,6 @@ The ``SOCIAL_AUTH_PIPELINE`` checks live with the social-auth integration
 (:mod:`postlogin.social.checks`), registered only when social-auth is installed.
 """
 
-from . import celery_config, conf, email
+from . import celery_config, conf, email, kinds
 
-__all__ = ["celery_config", "conf", "email"]
+__all__ = ["celery_config", "conf", "email", "kinds"]

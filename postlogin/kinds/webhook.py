@@ -4,10 +4,11 @@ endpoint in ``POSTLOGIN["WEBHOOKS"]``.
 The body is ``{"type": "user.signed_up" | "user.logged_in", "timestamp": ..., "data": {...}}``
 with the user id, provider and normalised profile (never tokens). ``webhook-id`` is chosen when
 the job is recorded, so every retry carries the same one and receivers can de-duplicate.
-Delivery: 2xx is done; 408, 429 and 5xx are retried with backoff, no sooner than the
-``Retry-After`` header says (the runner honours the error's ``retry_after``); any other 4xx
-fails at once (the receiver refused the message). Each endpoint has its own rate-limit key,
-``webhook:<name>``, which the runner applies.
+Delivery is decided by :func:`postlogin.http.raise_for_outcome`, as for any kind that calls out:
+2xx is done; :data:`postlogin.http.RETRIED_STATUSES` are retried with backoff, no sooner than the
+``Retry-After`` header says (the runner honours the error's ``retry_after``); any other status
+fails at once (the receiver refused the message), as does an endpoint the address guard
+refuses. Each endpoint has its own rate-limit key, ``webhook:<name>``, which the runner applies.
 """
 
 from __future__ import annotations
@@ -18,17 +19,16 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import http
 from ..conf import postlogin_settings
 from ..events import LoginEvent
 from ..jobs import JobKind, JobSpec, PermanentJobError
 from ..models import Job
-from ..net import TransientFetchError, post, retry_after_seconds
 from ..webhooks import signed_headers
 from . import WEBHOOK
 
 SIGNUP, LOGIN = "signup", "login"
 EVENT_TYPES = {SIGNUP: "user.signed_up", LOGIN: "user.logged_in"}
-_RETRIED_STATUS = frozenset({408, 429})
 
 
 def endpoint(name: str) -> dict[str, Any] | None:
@@ -84,20 +84,8 @@ def deliver_webhook(job: Job) -> None:
         "Content-Type": "application/json",
         **signed_headers(configured["secret"], str(job.payload["msg_id"]), body),
     }
-    status, response_headers = post(configured["url"], body, headers)
-    if 200 <= status < 300:
-        return
-    if status in _RETRIED_STATUS or status >= 500:
-        lowered = {key.lower(): value for key, value in response_headers.items()}
-        raise TransientFetchError(
-            "http_status",
-            f"HTTP {status} from webhook {name}",
-            status=status,
-            retry_after=retry_after_seconds(lowered.get("retry-after")),
-        )
-    raise PermanentJobError(
-        f"HTTP {status} from webhook {name}: the receiver refused it", code="provider_error"
-    )
+    response = http.post(configured["url"], body=body, headers=headers)
+    http.raise_for_outcome(response, what=f"webhook {name}")
 
 
 KIND = JobKind(
