@@ -13,6 +13,7 @@ each of its keys has the value the named fixtures (merged) give it.
 from __future__ import annotations
 
 import ast
+import html
 import importlib
 import json
 import re
@@ -247,3 +248,26 @@ def test_every_check_id_is_documented() -> None:
     reference = (DOCS / "checks.md").read_text()
     assert in_code == set(re.findall(r"^\| `(postlogin\.[EW]\d{3})` \|", reference, re.M))
     assert in_code == set(re.findall(r"^## (postlogin\.[EW]\d{3}):", reference, re.M))
+
+
+DIAGRAM = ROOT / "docs" / "images" / "login-path.dot"
+
+
+def _diagram_lines() -> list[str]:
+    """Every line of every label in the diagram's source."""
+    labels = re.findall(r'label="([^"]*)"', DIAGRAM.read_text())
+    return [line for label in labels for line in label.split("\\n")]
+
+
+def test_every_module_the_login_path_diagram_names_exists() -> None:
+    named = {word for line in _diagram_lines() for word in re.findall(r"postlogin(?:\.\w+)+", line)}
+    assert named, "the diagram names the modules of each hop"
+    for module in named:
+        path = ROOT.joinpath(*module.split("."))
+        assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), module
+
+
+def test_the_login_path_picture_is_in_step_with_its_source() -> None:
+    svg = DIAGRAM.with_suffix(".svg").read_text()
+    texts = {html.unescape(text) for text in re.findall(r"<text[^>]*>([^<]*)</text>", svg)}
+    assert set(_diagram_lines()) == texts, "re-render: dot -Tsvg login-path.dot -o login-path.svg"
